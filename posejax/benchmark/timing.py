@@ -1,0 +1,72 @@
+"""Timing helpers shared by the benchmarks: compile time, medians after warm-up, hardware."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from typing import Any, Callable, Sequence
+
+import jax
+
+
+def hardware() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    devices = jax.devices()
+    return {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": f"{len(devices)} x {devices[0].device_kind}",
+        "python": platform.python_version(),
+    }
+
+
+def time_jitted(fn: Callable, args: Sequence[Any], repeats: int = 20, warmup: int = 3) -> dict[str, float]:
+    """Compiles `jax.jit(fn)` for `args` and times it.
+
+    Returns:
+      dict with compile_s (lowering + XLA compilation), median_ms and min_ms over `repeats` calls
+      made after `warmup` untimed calls; every call blocks until the result is ready.
+    """
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    for _ in range(warmup):
+        jax.block_until_ready(compiled(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        times.append((time.perf_counter() - start) * 1e3)
+    return {"compile_s": compile_s, "median_ms": statistics.median(times), "min_ms": min(times)}
+
+
+def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Prints rows as an aligned text table."""
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+    widths = [max(len(c), *(len(fmt(r.get(c, ""))) for r in rows)) for c in columns]
+    print(title)
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    for r in rows:
+        print("  ".join(fmt(r.get(c, "")).ljust(w) for c, w in zip(columns, widths)))
+
+
+def write_json(path: str, payload: dict[str, Any]) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(payload, fh, indent=2)
+    print(f"wrote {path}")

@@ -1,0 +1,209 @@
+"""Forward kinematics and linear blend skinning for `BodyModel`s.
+
+Three paths, cheapest first:
+  * `joints`: the 24 posed joints by forward kinematics alone (rest joints are affine in betas;
+    no vertex is touched).
+  * `keypoints`: a layout's keypoints, skinning only the few vertices its landmarks use.
+  * `forward` / `vertices`: the full mesh, as the official SMPL does it.
+
+All take axis-angle `pose (..., 24, 3)` (or `(..., 72)`; joint 0 is the global orientation),
+`betas (..., S')` with S' <= the model's S, and an optional `transl (..., 3)` in metres; leading
+batch dims broadcast against each other (one shape for a whole sequence is `betas (S,)`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+from posejax._checks import check_array
+from posejax.body.model import BodyModel
+from posejax.body.skeleton import NUM_JOINTS, SMPL_PARENTS, joints_by_depth
+from posejax.geometry.rotations import axis_angle_to_matrix
+
+_LEVELS = joints_by_depth(SMPL_PARENTS)
+# Order in which the per-level results are concatenated, and its inverse to restore SMPL order.
+_LEVEL_ORDER = tuple(j for level in _LEVELS for j in level)
+_RESTORE = tuple(_LEVEL_ORDER.index(j) for j in range(NUM_JOINTS))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class BodyOutput:
+    """Result of `forward`.
+
+    Attributes:
+      vertices: (..., V, 3) posed vertices in metres, or None when not requested.
+      joints: (..., 24, 3) posed SMPL joints in metres.
+      joint_rotations: (..., 24, 3, 3) global (world) rotation of every joint.
+    """
+
+    vertices: Optional[jax.Array]
+    joints: jax.Array
+    joint_rotations: jax.Array
+
+
+def _check_inputs(model: BodyModel, pose, betas, transl):
+    """Validates and converts the public inputs; returns pose as (..., 24, 3) and zero-filled transl."""
+    pose = check_array(pose, "pose", ("...", None))
+    if pose.shape[-1] == 3 * NUM_JOINTS:
+        pose = pose.reshape(pose.shape[:-1] + (NUM_JOINTS, 3))
+    elif pose.ndim < 2 or pose.shape[-2:] != (NUM_JOINTS, 3):
+        raise ValueError(f"`pose` must have shape (..., 24, 3) or (..., 72) (axis-angle), got {tuple(pose.shape)}")
+    betas = check_array(betas, "betas", ("...", None))
+    if betas.shape[-1] > model.num_betas:
+        raise ValueError(
+            f"`betas` has {betas.shape[-1]} components but body model {model.name!r} has {model.num_betas}")
+    transl = jnp.zeros(3, pose.dtype) if transl is None else check_array(transl, "transl", ("...", 3))
+    return pose, betas, transl
+
+
+def rest_joints(model: BodyModel, betas: jax.Array) -> jax.Array:
+    """Rest (T-pose) joints for given shapes without touching the mesh.
+
+    Args:
+      model: the body model.
+      betas: (..., S') shape coefficients, S' <= model.num_betas.
+
+    Returns:
+      (..., 24, 3) joint positions in metres.
+    """
+    num = betas.shape[-1]
+    return model.joint_template + jnp.einsum("jcs,...s->...jc", model.joint_shapedirs[..., :num], betas)
+
+
+def global_transforms(rotations: jax.Array, rest: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Chains local joint rotations down the SMPL tree, one tree depth at a time.
+
+    Args:
+      rotations: (..., 24, 3, 3) local rotation of each joint relative to its parent.
+      rest: (..., 24, 3) rest joint positions.
+
+    Returns:
+      (global rotations (..., 24, 3, 3), global joint positions (..., 24, 3)); the root stays at its
+      rest position (translation is added by the callers).
+    """
+    batch = jnp.broadcast_shapes(rotations.shape[:-3], rest.shape[:-2])
+    rotations = jnp.broadcast_to(rotations, batch + rotations.shape[-3:])
+    rest = jnp.broadcast_to(rest, batch + rest.shape[-2:])
+    level_rots = [rotations[..., _LEVELS[0], :, :]]
+    level_pos = [rest[..., _LEVELS[0], :]]
+    for prev, level in zip(_LEVELS[:-1], _LEVELS[1:]):
+        # A joint's parent always sits one depth level up, so each level needs only the previous one.
+        parent_slot = [prev.index(SMPL_PARENTS[j]) for j in level]
+        parent_rot = level_rots[-1][..., parent_slot, :, :]
+        parent_pos = level_pos[-1][..., parent_slot, :]
+        bone = rest[..., level, :] - rest[..., [SMPL_PARENTS[j] for j in level], :]
+        level_rots.append(parent_rot @ rotations[..., level, :, :])
+        level_pos.append(parent_pos + jnp.einsum("...ij,...j->...i", parent_rot, bone))
+    rots = jnp.concatenate(level_rots, axis=-3)[..., _RESTORE, :, :]
+    pos = jnp.concatenate(level_pos, axis=-2)[..., _RESTORE, :]
+    return rots, pos
+
+
+def joints(model: BodyModel, pose, betas, transl=None) -> jax.Array:
+    """Posed SMPL joints by forward kinematics only (the fast path).
+
+    Args:
+      model: the body model.
+      pose: (..., 24, 3) axis-angle pose in radians, or (..., 72).
+      betas: (..., S') shape coefficients.
+      transl: optional (..., 3) global translation in metres.
+
+    Returns:
+      (..., 24, 3) joints in metres, world frame.
+    """
+    pose, betas, transl = _check_inputs(model, pose, betas, transl)
+    _, pos = global_transforms(axis_angle_to_matrix(pose), rest_joints(model, betas))
+    return pos + transl[..., None, :]
+
+
+def _skin(model: BodyModel, vertex_ids, pose_rots, betas, global_rots, global_pos, rest):
+    """Linear blend skinning of the selected vertices (`vertex_ids` None = all).
+
+    Returns (..., U, 3) posed vertices (before global translation).
+    """
+    take = (lambda a: a) if vertex_ids is None else (lambda a: a[vertex_ids])
+    num = betas.shape[-1]
+    shaped = take(model.v_template) + jnp.einsum("vcs,...s->...vc", take(model.shapedirs)[..., :num], betas)
+    if model.posedirs is not None:
+        eye = jnp.eye(3, dtype=pose_rots.dtype)
+        pose_feature = (pose_rots[..., 1:, :, :] - eye).reshape(pose_rots.shape[:-3] + (-1,))
+        shaped = shaped + jnp.einsum("vci,...i->...vc", take(model.posedirs), pose_feature)
+    # Each joint's transform maps its rest position to its posed one: x -> G_R x + (G_p - G_R J).
+    offsets = global_pos - jnp.einsum("...jab,...jb->...ja", global_rots, rest)
+    weights = take(model.lbs_weights)
+    blended_rot = jnp.einsum("vj,...jab->...vab", weights, global_rots)
+    blended_off = jnp.einsum("vj,...ja->...va", weights, offsets)
+    return jnp.einsum("...vab,...vb->...va", blended_rot, shaped) + blended_off
+
+
+def forward(model: BodyModel, pose, betas, transl=None, return_vertices: bool = True) -> BodyOutput:
+    """Full forward pass as the official SMPL computes it (rest joints regressed from the mesh).
+
+    Args:
+      model: the body model.
+      pose: (..., 24, 3) axis-angle pose in radians, or (..., 72).
+      betas: (..., S') shape coefficients.
+      transl: optional (..., 3) global translation in metres.
+      return_vertices: skin the mesh (otherwise only joints and rotations are computed).
+
+    Returns:
+      `BodyOutput` with vertices (..., V, 3), joints (..., 24, 3) and joint_rotations, metres.
+    """
+    pose, betas, transl = _check_inputs(model, pose, betas, transl)
+    num = betas.shape[-1]
+    shaped = model.v_template + jnp.einsum("vcs,...s->...vc", model.shapedirs[..., :num], betas)
+    rest = jnp.einsum("jv,...vc->...jc", model.J_regressor, shaped)
+    pose_rots = axis_angle_to_matrix(pose)
+    global_rots, global_pos = global_transforms(pose_rots, rest)
+    verts = None
+    if return_vertices:
+        verts = _skin(model, None, pose_rots, betas, global_rots, global_pos, rest) + transl[..., None, :]
+    return BodyOutput(vertices=verts, joints=global_pos + transl[..., None, :], joint_rotations=global_rots)
+
+
+def vertices(model: BodyModel, pose, betas, transl=None) -> jax.Array:
+    """Posed mesh vertices (..., V, 3) in metres; see `forward`."""
+    return forward(model, pose, betas, transl).vertices
+
+
+def keypoints(model: BodyModel, layout: str, pose, betas, transl=None) -> jax.Array:
+    """Keypoints of a named layout, skinning only the vertices the layout's landmarks use.
+
+    Args:
+      model: the body model.
+      layout: layout name, one of `model.layouts` (e.g. "smpl24", "coco17", "coco23", "body25b").
+      pose: (..., 24, 3) axis-angle pose in radians, or (..., 72).
+      betas: (..., S') shape coefficients.
+      transl: optional (..., 3) global translation in metres.
+
+    Returns:
+      (..., K, 3) keypoints in metres, world frame.
+    """
+    if layout not in model.keypoint_regressors:
+        raise ValueError(
+            f"body model {model.name!r} cannot produce layout {layout!r}; it provides {model.layouts}")
+    reg = model.keypoint_regressors[layout]
+    pose, betas, transl = _check_inputs(model, pose, betas, transl)
+    pose_rots = axis_angle_to_matrix(pose)
+    rest = rest_joints(model, betas)
+    global_rots, global_pos = global_transforms(pose_rots, rest)
+    out = jnp.einsum("kj,...jc->...kc", reg.joint_weights, global_pos)
+    if reg.vertex_ids.shape[0]:
+        verts = _skin(model, reg.vertex_ids, pose_rots, betas, global_rots, global_pos, rest)
+        out = out + jnp.einsum("ku,...uc->...kc", reg.vertex_weights, verts)
+    return out + transl[..., None, :]
+
+
+def keypoints_dense(model: BodyModel, layout: str, pose, betas, transl=None) -> jax.Array:
+    """Same keypoints as `keypoints` but from the full skinned mesh (reference for tests)."""
+    reg = model.keypoint_regressors[layout]
+    out = forward(model, pose, betas, transl)
+    dense = jnp.zeros((reg.vertex_weights.shape[0], model.num_vertices), reg.vertex_weights.dtype)
+    dense = dense.at[:, reg.vertex_ids].set(reg.vertex_weights)
+    return (jnp.einsum("kj,...jc->...kc", reg.joint_weights, out.joints)
+            + jnp.einsum("kv,...vc->...kc", dense, out.vertices))
