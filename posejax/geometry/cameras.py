@@ -13,6 +13,7 @@ All cameras are frozen dataclasses registered as pytrees, so they pass through `
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Optional, Tuple
 
 import jax
@@ -106,6 +107,13 @@ class StaticCamera:
     image_size: Tuple[int, int] = dataclasses.field(default=(1000, 1000),
                                                     metadata=dict(static=True))
 
+    def __post_init__(self):
+        # A hashable (W, H) of ints, whatever sequence was passed: it is part of jit cache keys.
+        size = tuple(int(v) for v in np.asarray(self.image_size).reshape(-1))
+        if len(size) != 2:
+            raise ValueError(f"`image_size` must be (W, H), got {self.image_size}")
+        object.__setattr__(self, "image_size", size)
+
 
 # ----------------------------------------------------------------------------------------------
 # Intrinsics.
@@ -134,6 +142,11 @@ def intrinsics_from_focal(focal_px, image_size=None, principal_point=None):
         pp = 0.5 * _image_size_array(image_size, f.dtype)
     else:
         pp = _as_float(principal_point, "principal_point", ("...", 2)).astype(f.dtype)
+    return _intrinsics(f, pp)
+
+
+@jax.jit
+def _intrinsics(f, pp):
     shape = jnp.broadcast_shapes(f.shape, pp.shape[:-1])
     f = jnp.broadcast_to(f, shape)
     pp = jnp.broadcast_to(pp, shape + (2,))
@@ -250,12 +263,18 @@ def static_to_perspective(static: StaticCamera) -> PerspectiveCamera:
     roll = _as_float(static.roll, "static.roll", ("...",))
     height = _as_float(static.height, "static.height", ("...",))
     hfov = _as_float(static.hfov, "static.hfov", ("...",))
+    return _static_to_perspective(pitch, roll, height, hfov, tuple(static.image_size))
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _static_to_perspective(pitch, roll, height, hfov, image_size):
     shape = jnp.broadcast_shapes(pitch.shape, roll.shape, height.shape, hfov.shape)
     pitch, roll, height, hfov = (jnp.broadcast_to(a, shape) for a in (pitch, roll, height, hfov))
     R = _static_rotation(pitch, roll)
     center = jnp.stack([jnp.zeros_like(height), height, jnp.zeros_like(height)], -1)
     t = -jnp.einsum("...ij,...j->...i", R, center)
-    K = intrinsics_from_fov(hfov, tuple(static.image_size))
+    width = jnp.asarray(image_size[0], hfov.dtype)
+    K = _intrinsics(0.5 * width / jnp.tan(0.5 * hfov), 0.5 * jnp.asarray(image_size, hfov.dtype))
     return PerspectiveCamera(K=K, R=R, t=t)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Union
 
+import jax
 import jax.numpy as jnp
 
 from posejax._checks import check_array
@@ -42,6 +43,7 @@ def _perspective(camera, name="camera"):
                              t=_as_float(camera.t, f"{name}.t", ("...", 3)))
 
 
+@jax.jit
 def _to_camera(points, R, t):
     return points @ jnp.swapaxes(R, -1, -2) + t[..., None, :]
 
@@ -58,6 +60,7 @@ def to_camera_frame(points, camera):
     return _to_camera(points, cam.R, cam.t)
 
 
+@jax.jit
 def _perspective_project(points_cam, K, min_depth):
     z = jnp.maximum(points_cam[..., 2:3], min_depth)
     xy1 = jnp.concatenate([points_cam[..., :2] / z, jnp.ones_like(z)], axis=-1)
@@ -80,9 +83,8 @@ def perspective_project(points_cam, K, min_depth: float = DEFAULT_MIN_DEPTH):
     return _perspective_project(points_cam, K, min_depth)
 
 
-def _project_weak(points, camera):
-    scale = _as_float(camera.scale, "camera.scale", ("...",))
-    trans = _as_float(camera.translation, "camera.translation", ("...", 2))
+@jax.jit
+def _project_weak(points, scale, trans):
     return scale[..., None, None] * points[..., :2] + trans[..., None, :]
 
 
@@ -101,9 +103,16 @@ def project(points, camera: Camera, min_depth: float = DEFAULT_MIN_DEPTH):
     """
     points = _as_float(points, "points", ("...", None, 3))
     if isinstance(camera, WeakPerspectiveCamera):
-        return _project_weak(points, camera)
+        scale = _as_float(camera.scale, "camera.scale", ("...",))
+        trans = _as_float(camera.translation, "camera.translation", ("...", 2))
+        return _project_weak(points, scale, trans)
     cam = _perspective(camera)
-    return _perspective_project(_to_camera(points, cam.R, cam.t), cam.K, min_depth)
+    return _project_perspective(points, cam.K, cam.R, cam.t, min_depth)
+
+
+@jax.jit
+def _project_perspective(points, K, R, t, min_depth):
+    return _perspective_project(_to_camera(points, R, t), K, min_depth)
 
 
 def backproject(pixels, depth, camera: Camera):
@@ -130,10 +139,15 @@ def backproject(pixels, depth, camera: Camera):
         xy, z = jnp.broadcast_arrays(xy, depth[..., None])
         return jnp.concatenate([xy, z[..., :1]], axis=-1)
     cam = _perspective(camera)
-    K = cam.K[..., None, :, :]
+    return _backproject(pixels, depth, cam.K, cam.R, cam.t)
+
+
+@jax.jit
+def _backproject(pixels, depth, K, R, t):
+    K = K[..., None, :, :]
     # Inverse of an upper-triangular K (with skew) written out; no general matrix inverse needed.
     y_n = (pixels[..., 1] - K[..., 1, 2]) / K[..., 1, 1]
     x_n = (pixels[..., 0] - K[..., 0, 2] - K[..., 0, 1] * y_n) / K[..., 0, 0]
     p_cam = depth[..., None] * jnp.stack([x_n, y_n, jnp.ones_like(x_n)], axis=-1)
     # x = R^T (x_cam - t), i.e. row-vector (x_cam - t) @ R.
-    return (p_cam - cam.t[..., None, :]) @ cam.R
+    return (p_cam - t[..., None, :]) @ R

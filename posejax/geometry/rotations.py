@@ -11,6 +11,8 @@ Conventions:
     columns of the matrix, concatenated: `r6 = [R[:, 0], R[:, 1]]`.
 
 Every function is branch-free (`jnp.where` selections), so it works under `jit`, `vmap` and `grad`.
+Public functions validate their input eagerly and then call a jitted core, so eager calls compile
+once per shape instead of dispatching dozens of small ops.
 Where a formula has a removable singularity (angle 0), the value and the gradient there come from a
 Taylor series, and the other branch is fed a harmless dummy input so that no NaN leaks into the
 gradient through `jnp.where`.
@@ -18,6 +20,9 @@ gradient through `jnp.where`.
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 
 from posejax._checks import check_array
@@ -57,6 +62,7 @@ def _skew(v):
 # Axis-angle <-> matrix.
 
 
+@jax.jit
 def _axis_angle_to_matrix(aa):
     theta2 = jnp.sum(aa * aa, axis=-1)
     a = _sinc_from_sq(theta2)  # sin(t) / t
@@ -93,6 +99,11 @@ def matrix_to_axis_angle(matrix):
       either may be returned.
     """
     m = _as_float(matrix, "matrix", ("...", 3, 3))
+    return _matrix_to_axis_angle(m)
+
+
+@jax.jit
+def _matrix_to_axis_angle(m):
     return _quaternion_to_axis_angle(_matrix_to_quaternion(m))
 
 
@@ -115,6 +126,7 @@ def axis_angle_to_quaternion(axis_angle):
     return _axis_angle_to_quaternion(aa)
 
 
+@jax.jit
 def _axis_angle_to_quaternion(aa):
     theta2 = jnp.sum(aa * aa, axis=-1)
     small = theta2 < _SMALL_ANGLE**2
@@ -131,6 +143,7 @@ def quaternion_to_axis_angle(quaternion):
     return _quaternion_to_axis_angle(q)
 
 
+@jax.jit
 def _quaternion_to_axis_angle(q):
     q = _standardize(_normalize(q))
     w, v = q[..., 0], q[..., 1:]
@@ -152,6 +165,7 @@ def quaternion_to_matrix(quaternion):
     return _quaternion_to_matrix(q)
 
 
+@jax.jit
 def _quaternion_to_matrix(q):
     w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     # 2 / |q|^2 instead of 2 makes the result a rotation even for slightly non-unit input.
@@ -177,6 +191,7 @@ def matrix_to_quaternion(matrix):
     return _matrix_to_quaternion(m)
 
 
+@jax.jit
 def _matrix_to_quaternion(m):
     m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
     m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
@@ -213,6 +228,7 @@ def quaternion_multiply(q1, q2):
     return _quaternion_multiply(a, b)
 
 
+@jax.jit
 def _quaternion_multiply(a, b):
     aw, ax, ay, az = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bw, bx, by, bz = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
@@ -246,7 +262,11 @@ def rot6d_to_matrix(rot6d):
     Any input whose two halves are non-zero and not parallel maps to a valid rotation; the first
     column keeps the direction of the first half.
     """
-    r = _as_float(rot6d, "rot6d", ("...", 6))
+    return _rot6d_to_matrix(_as_float(rot6d, "rot6d", ("...", 6)))
+
+
+@jax.jit
+def _rot6d_to_matrix(r):
     a1, a2 = r[..., :3], r[..., 3:]
     b1 = _normalize(a1)
     b2 = _normalize(a2 - jnp.sum(b1 * a2, axis=-1, keepdims=True) * b1)
@@ -259,7 +279,11 @@ def rot6d_to_matrix(rot6d):
 
 
 def _elementary(angle, i, j, name):
-    a = _as_float(angle, name, ("...",))
+    return _elementary_core(_as_float(angle, name, ("...",)), i, j)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _elementary_core(a, i, j):
     c, s = jnp.cos(a), jnp.sin(a)
     m = jnp.broadcast_to(jnp.eye(3, dtype=a.dtype), a.shape + (3, 3))
     m = m.at[..., i, i].set(c).at[..., j, j].set(c)

@@ -13,6 +13,7 @@ Gauss-Newton steps, each accepted only if it lowers that cost.
 
 from __future__ import annotations
 
+import functools
 from typing import Tuple
 
 import jax
@@ -55,14 +56,27 @@ def _row_normalize(x, axis=-1):
     return x / jnp.sqrt(jnp.maximum(n2, 1e-30))
 
 
+def _solve3(A, b):
+    """Solves A x = b for batched 3x3 A (..., 3, 3), b (..., 3) by the adjugate.
+
+    Closed form instead of `jnp.linalg.solve`: the systems here are tiny, and the LU-based solver
+    costs far more to compile than to run. Callers ensure A is well away from singular.
+    """
+    c0, c1, c2 = A[..., :, 0], A[..., :, 1], A[..., :, 2]
+    r0, r1, r2 = jnp.cross(c1, c2), jnp.cross(c2, c0), jnp.cross(c0, c1)  # rows of adj(A)
+    det = jnp.sum(c0 * r0, axis=-1)
+    adj_b = jnp.stack([jnp.sum(r0 * b, -1), jnp.sum(r1 * b, -1), jnp.sum(r2 * b, -1)], -1)
+    return adj_b / det[..., None]
+
+
 def _conditioning_transform(P):
     """4x4 T (batch (*b)) such that world X = T X': centre on the mean camera centre, unit spread."""
     M, p4 = P[..., :3], P[..., 3]
     # Guard singular M (e.g. affine cameras): fall back to the identity transform.
-    det = jnp.linalg.det(M)
+    det = jnp.sum(M[..., :, 0] * jnp.cross(M[..., :, 1], M[..., :, 2]), axis=-1)
     ok = jnp.abs(det) > 1e-12 * jnp.maximum(jnp.sum(M * M, axis=(-1, -2)), 1e-30) ** 1.5
     M_safe = jnp.where(ok[..., None, None], M, jnp.eye(3, dtype=M.dtype))
-    centres = -jnp.linalg.solve(M_safe, p4[..., None])[..., 0]  # (C, *b, 3): P [c; 1] = 0
+    centres = -_solve3(M_safe, p4)  # (C, *b, 3): P [c; 1] = 0
     all_ok = jnp.all(ok, axis=0)
     mean = jnp.mean(centres, axis=0)
     spread = jnp.mean(jnp.sqrt(jnp.sum((centres - mean) ** 2, axis=-1) + 1e-30), axis=0)
@@ -87,7 +101,8 @@ def _dlt(P, x, w, valid):
     A = A.reshape(A.shape[:-3] + (2 * num_views, 4))
     # Under-determined points get a dummy system with distinct singular values and null vector
     # (0, 0, 0, 1): keeps the SVD (and its gradient) finite, and the result is masked anyway.
-    dummy = jnp.zeros((2 * num_views, 4), A.dtype).at[:3, :3].set(jnp.diag(jnp.array([3.0, 2.0, 1.0], A.dtype)))
+    dummy = jnp.zeros((2 * num_views, 4), A.dtype)
+    dummy = dummy.at[:3, :3].set(jnp.diag(jnp.array([3.0, 2.0, 1.0], A.dtype)))
     A = jnp.where(valid[..., None, None], A, dummy)
     _, _, vh = jnp.linalg.svd(A, full_matrices=False)
     X_h = vh[..., -1, :]
@@ -97,7 +112,7 @@ def _dlt(P, x, w, valid):
 
 
 def _reprojection(P, X):
-    """P (C, ..., N, 3, 4), X (..., N, 3) -> pixels (C, ..., N, 2), depth (C, ..., N), dpix/dX."""
+    """P (C, ..., N, 3, 4), X (..., N, 3) -> pixels (C, ..., N, 2) and d pixels / dX (C, ..., N, 2, 3)."""
     p = (P[..., :3] @ X[..., None])[..., 0] + P[..., 3]
     # P rows are scaled so that P3[:3] is a unit vector: p[2] is the depth in normalised units.
     z = jnp.maximum(p[..., 2], 1e-6)
@@ -106,7 +121,7 @@ def _reprojection(P, X):
     return uv, J
 
 
-def _refine(P, x, w, X, num_iterations):
+def _refine(P, x, w, X, valid, num_iterations):
     def cost(X):
         uv, _ = _reprojection(P, X)
         return jnp.sum(w * jnp.sum((uv - x) ** 2, axis=-1), axis=0)
@@ -118,8 +133,11 @@ def _refine(P, x, w, X, num_iterations):
         g = jnp.sum(w[..., None] * jnp.einsum("...ki,...k->...i", J, r), axis=0)
         # Levenberg-style damping relative to the curvature keeps near-singular H solvable.
         damp = 1e-6 * jnp.trace(H, axis1=-2, axis2=-1)[..., None, None] + 1e-12
-        H = H + damp * jnp.eye(3, dtype=H.dtype)
-        delta = jnp.linalg.solve(H, -g[..., None])[..., 0]
+        eye = jnp.eye(3, dtype=H.dtype)
+        # Points seen by < 2 views take no step: a harmless system keeps gradients finite.
+        H = jnp.where(valid[..., None, None], H + damp * eye, eye)
+        g = jnp.where(valid[..., None], g, 0.0)
+        delta = -_solve3(H, g)
         X_new = X + delta
         better = cost(X_new) < cost(X)
         return jnp.where(better[..., None], X_new, X)
@@ -161,15 +179,13 @@ def triangulate(points2d, cameras, weights=None, refine: bool = False,
         P = projection_matrix(cameras)
     else:
         P = _as_float(cameras, "cameras", ("...", 3, 4))
-    p_name = "cameras"
     b = P.shape[1:-2] if P.ndim >= 3 else None
     if P.ndim < 3 or P.shape[0] != num_views or len(b) > len(batch) or not _broadcastable(b, batch):
         raise ValueError(
-            f"`{p_name}` must have leading dim C = {num_views} (projection matrices of shape "
+            f"`cameras` must have leading dim C = {num_views} (projection matrices of shape "
             f"{format_shape((num_views,) + batch + (3, 4))} or (C, 3, 4), or a camera with batch "
             f"(C, ...)), got {tuple(P.shape)}")
 
-    finite = jnp.all(jnp.isfinite(x), axis=-1)
     if weights is None:
         w = jnp.ones(x.shape[:-1], x.dtype)
     else:
@@ -186,12 +202,17 @@ def triangulate(points2d, cameras, weights=None, refine: bool = False,
         if is_concrete(w) and bool(np.any(np.asarray(w) < 0)):
             raise ValueError("`weights` must be non-negative")
         w = jnp.broadcast_to(w, x.shape[:-1]).astype(x.dtype)
+    # Insert singleton dims so P's batch right-aligns with the points' batch.
+    P = P.reshape((num_views,) + (1,) * (len(batch) - len(b)) + b + (3, 4))
+    return _triangulate(x, P, w, refine=bool(refine), num_iterations=int(num_iterations))
+
+
+@functools.partial(jax.jit, static_argnames=("refine", "num_iterations"))
+def _triangulate(x, P, w, refine, num_iterations):
+    finite = jnp.all(jnp.isfinite(x), axis=-1)
     w = jnp.where(finite, w, 0.0)
     x = jnp.where(finite[..., None], x, 0.0)
     valid = jnp.sum(w > 0, axis=0) >= 2
-
-    # Insert singleton dims so P's batch right-aligns with the points' batch, plus one for N.
-    P = P.reshape((num_views,) + (1,) * (len(batch) - len(b)) + b + (3, 4))
     T, mean, scale = _conditioning_transform(P)
     Pn = P @ T
     # A uniform scale per camera (which leaves its projection unchanged) making the rotation part
@@ -201,7 +222,7 @@ def triangulate(points2d, cameras, weights=None, refine: bool = False,
 
     X = _dlt(Pn, x, w, valid)
     if refine:
-        X = _refine(Pn, x, w, X, num_iterations)
+        X = _refine(Pn, x, w, X, valid, num_iterations)
     X = X * scale[..., None, None] + mean[..., None, :]
     X = jnp.where(valid[..., None], X, 0.0)
     return X, valid

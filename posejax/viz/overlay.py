@@ -71,8 +71,9 @@ def draw_skeleton_2d(ax, keypoints, layout: Union[str, Layout], confidence_thres
     return {"lines": lines, "points": points}
 
 
-def overlay_skeleton(image, keypoints, layout: Union[str, Layout], confidence_threshold: float = 0.1,
-                     title: Optional[str] = None, *, width: float = 6.0, **draw_kwargs) -> Figure:
+def overlay_skeleton(image, keypoints, layout: Union[str, Layout],
+                     confidence_threshold: float = 0.1, title: Optional[str] = None, *,
+                     width: float = 6.0, **draw_kwargs) -> Figure:
     """Shows an image with 2D skeletons drawn on top.
 
     Args:

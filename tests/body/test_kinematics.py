@@ -6,9 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from posejax.body import kinematics, load_body_model
 from posejax.body.model import make_body_model
+from posejax.body.skeleton import SMPL_PARENTS
 from tests.body.conftest import random_smpl_data
 
 
@@ -31,12 +33,31 @@ def _inputs(batch, num_betas, seed=0, scale=0.5):
             rng.normal(size=(batch, 3)).astype(np.float32))
 
 
-def test_joints_only_path_equals_full_forward(model):
+def _reference_joints(model, pose, betas, transl):
+    """Float64 numpy SMPL: rest joints regressed from the shaped mesh, chained joint by joint."""
+    shaped = (np.asarray(model.v_template, np.float64)
+              + np.einsum("vcs,bs->bvc", np.asarray(model.shapedirs, np.float64), betas))
+    rest = np.einsum("jv,bvc->bjc", np.asarray(model.J_regressor, np.float64), shaped)
+    out = np.zeros_like(rest)
+    for b in range(len(pose)):
+        rots = Rotation.from_rotvec(pose[b].astype(np.float64)).as_matrix()
+        glob = [None] * 24
+        for j, p in enumerate(SMPL_PARENTS):
+            if p < 0:
+                glob[j], out[b, j] = rots[j], rest[b, j]
+            else:
+                glob[j] = glob[p] @ rots[j]
+                out[b, j] = out[b, p] + glob[p] @ (rest[b, j] - rest[b, p])
+    return out + transl[:, None]
+
+
+def test_joints_only_path_equals_full_forward_and_float64_reference(model):
     pose, betas, transl = _inputs(16, model.num_betas)
     fast = kinematics.joints(model, pose, betas, transl)
-    full = kinematics.forward(model, pose, betas, transl).joints
-    assert fast.shape == (16, 24, 3)
-    np.testing.assert_allclose(fast, full, atol=1e-6, rtol=0)
+    full = kinematics.forward(model, pose, betas, transl)
+    assert fast.shape == (16, 24, 3) and full.vertices.shape == (16, model.num_vertices, 3)
+    np.testing.assert_allclose(fast, full.joints, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(fast, _reference_joints(model, pose, betas, transl), atol=1e-6, rtol=0)
 
 
 def test_sparse_keypoints_equal_dense_keypoints(model):
