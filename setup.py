@@ -3,7 +3,11 @@
 Install: `pip install -e .` (runtime) or `pip install -e ".[test,smplx]"` (what CI uses).
 """
 
+import os
+
 from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Ranges known to work together (jaxopt 0.8.5 with JAX 0.10; Flax/Optax/Orbax of the same period).
 INSTALL_REQUIRES = [
@@ -37,7 +41,7 @@ setup(
     name="posejax",
     version="0.1.0",
     description="3D human motion (SMPL pose, shape, trajectory) and camera from 2D observations, in JAX",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
