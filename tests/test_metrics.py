@@ -7,24 +7,9 @@ import numpy as np
 import pytest
 
 from posejax import metrics
+from tests.random_transforms import apply_similarity, random_rotations
 
 RNG_SEED = 0
-
-
-def _rotations(rng, n):
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2).astype(np.float32)
-
-
-def _similarity(points, scale, rot, t):
-    return (scale[:, None, None] * np.einsum("bij,bnj->bni", rot, points)
-            + t[:, None, :]).astype(np.float32)
 
 
 @pytest.fixture
@@ -105,13 +90,13 @@ def test_n_mpjpe_hand_case():
 def test_pa_mpjpe_invariant_to_similarity_transforms(poses):
     gt, noisy = poses
     rng = np.random.default_rng(1)
-    rot = _rotations(rng, 8)
+    rot = random_rotations(rng, 8)
     scale = rng.uniform(0.2, 5.0, size=8).astype(np.float32)
     t = rng.normal(scale=2.0, size=(8, 3)).astype(np.float32)
-    moved_gt = _similarity(gt, scale, rot, t)
+    moved_gt = apply_similarity(gt, scale, rot, t)
     assert float(metrics.pa_mpjpe(moved_gt, gt)) < 1e-2
     base = metrics.pa_mpjpe(noisy, gt, reduction="none")
-    moved = metrics.pa_mpjpe(_similarity(noisy, scale, rot, t), gt, reduction="none")
+    moved = metrics.pa_mpjpe(apply_similarity(noisy, scale, rot, t), gt, reduction="none")
     np.testing.assert_allclose(moved, base, rtol=1e-3, atol=1e-3)
     assert 10.0 < float(np.mean(base)) < 60.0  # ~3 cm noise per axis
     assert float(metrics.pa_mpjpe(noisy, gt)) <= float(metrics.mpjpe(noisy, gt)) + 1e-4
@@ -228,7 +213,7 @@ def test_correct_poses_are_rigid_not_scaled(poses):
 def test_cps_of_perfect_prediction_is_300(poses):
     gt, _ = poses
     rng = np.random.default_rng(2)
-    moved = _similarity(gt, np.ones(8, np.float32), _rotations(rng, 8),
+    moved = apply_similarity(gt, np.ones(8, np.float32), random_rotations(rng, 8),
                         rng.normal(size=(8, 3)).astype(np.float32))
     np.testing.assert_allclose(metrics.cps(gt, gt), 300.0, atol=1e-3)
     np.testing.assert_allclose(metrics.cps(moved, gt), 300.0, atol=1e-3)

@@ -1,7 +1,8 @@
 """Geometry: rotations, cameras, projection, triangulation and Procrustes alignment.
 
-Conventions (DESIGN.md section 3): world Y up, metres, radians; camera frame OpenCV (x right, y down,
-z forward); pixel origin at the top-left corner of the top-left pixel; quaternions scalar-first.
+Conventions (DESIGN.md section 3): world Y up, metres, radians; camera frame OpenCV (x right,
+y down, z forward); pixel origin at the top-left corner of the top-left pixel; quaternions
+scalar-first (w, x, y, z).
 """
 
 from posejax.geometry.cameras import (PerspectiveCamera, StaticCamera, WeakPerspectiveCamera,

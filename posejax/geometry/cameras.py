@@ -1,4 +1,4 @@
-"""Camera models: pinhole perspective, weak perspective, and the static (pitch, roll, height, FoV) rig.
+"""Camera models: pinhole perspective, weak perspective, static (pitch, roll, height, FoV) rig.
 
 Frames (DESIGN.md section 3):
   * World: Y up, ground plane y = 0, right-handed, metres.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Optional, Tuple
+from typing import Tuple
 
 import jax
 import jax.numpy as jnp
@@ -159,7 +159,7 @@ def _intrinsics(f, pp):
 
 
 def focal_from_fov(hfov_rad, image_width):
-    """Focal length in pixels for a horizontal FoV: `f = (W / 2) / tan(hfov / 2)`; (...,) -> (...,)."""
+    """Focal length in pixels for a horizontal FoV (...,): `f = (W / 2) / tan(hfov / 2)`."""
     hfov = _as_float(hfov_rad, "hfov_rad", ("...",))
     return 0.5 * jnp.asarray(image_width, hfov.dtype) / jnp.tan(0.5 * hfov)
 
@@ -172,7 +172,7 @@ def intrinsics_from_fov(hfov_rad, image_size):
       image_size: (W, H) pixels or an array (..., 2).
 
     Returns:
-      (..., 3, 3) intrinsics with `fx = fy = (W / 2) / tan(hfov / 2)` and principal point (W/2, H/2).
+      (..., 3, 3) intrinsics, `fx = fy = (W / 2) / tan(hfov / 2)`, principal point (W/2, H/2).
     """
     hfov = _as_float(hfov_rad, "hfov_rad", ("...",))
     size = _image_size_array(image_size, hfov.dtype)
@@ -290,8 +290,9 @@ def perspective_to_static(camera: PerspectiveCamera, image_size=(1000, 1000),
       camera: PerspectiveCamera with batch shape (...).
       image_size: (W, H) pixels of the static camera (static, hashable).
       check: when the camera values are concrete, raise ValueError if its centre has |x| or |z|
-        above `atol` metres or its yaw exceeds `atol` radians. Under `jit` nothing is checked and the
-        projection onto the family is returned (pitch and roll from the rotation, height = centre y).
+        above `atol` metres or its yaw exceeds `atol` radians. Under `jit` nothing is checked and
+        the projection onto the family is returned (pitch and roll from the rotation, height =
+        centre y).
       atol: tolerance of the check.
 
     Returns:

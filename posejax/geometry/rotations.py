@@ -35,7 +35,7 @@ _EPS = 1e-12
 
 
 def _as_float(x, name, shape):
-    """Validates `x` and returns a floating jax array (float32 unless the input is already float64)."""
+    """Validates `x`; returns a floating jax array (float32 unless the input is already float64)."""
     x = check_array(x, name, shape, dtype=None)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.float32)
@@ -121,7 +121,7 @@ def _standardize(q):
 
 
 def axis_angle_to_quaternion(axis_angle):
-    """Axis-angle (..., 3) -> unit quaternion (..., 4), scalar-first, with w >= 0 for angles <= pi."""
+    """Axis-angle (..., 3) -> unit quaternion (..., 4), scalar-first; w >= 0 for angles <= pi."""
     aa = _as_float(axis_angle, "axis_angle", ("...", 3))
     return _axis_angle_to_quaternion(aa)
 
@@ -152,7 +152,8 @@ def _quaternion_to_axis_angle(q):
     n = jnp.sqrt(jnp.where(small, 1.0, n2))
     # angle / |v| = 2 atan2(|v|, w) / |v|; for small |v| (hence w ~ 1) use the series of atan(u)/u
     # in u = |v| / w so the value and gradient are exact at the identity.
-    w_safe = jnp.where(small, w, 1.0)
+    # Unit q with small |v| has w ~ 1; the floor only protects a degenerate all-zero input.
+    w_safe = jnp.where(small, jnp.maximum(w, 0.5), 1.0)
     u2 = n2 / (w_safe * w_safe)
     series = (2.0 / w_safe) * (1.0 - u2 / 3.0 + u2 * u2 / 5.0)
     factor = jnp.where(small, series, 2.0 * jnp.arctan2(n, w) / n)

@@ -70,7 +70,7 @@ def _solve3(A, b):
 
 
 def _conditioning_transform(P):
-    """4x4 T (batch (*b)) such that world X = T X': centre on the mean camera centre, unit spread."""
+    """4x4 T (batch (*b)) with world X = T X': origin at the mean camera centre, unit spread."""
     M, p4 = P[..., :3], P[..., 3]
     # Guard singular M (e.g. affine cameras): fall back to the identity transform.
     det = jnp.sum(M[..., :, 0] * jnp.cross(M[..., :, 1], M[..., :, 2]), axis=-1)
@@ -112,7 +112,7 @@ def _dlt(P, x, w, valid):
 
 
 def _reprojection(P, X):
-    """P (C, ..., N, 3, 4), X (..., N, 3) -> pixels (C, ..., N, 2) and d pixels / dX (C, ..., N, 2, 3)."""
+    """P (C, ..., N, 3, 4), X (..., N, 3) -> pixels (C, ..., N, 2), d pixels / dX (..., 2, 3)."""
     p = (P[..., :3] @ X[..., None])[..., 0] + P[..., 3]
     # P rows are scaled so that P3[:3] is a unit vector: p[2] is the depth in normalised units.
     z = jnp.maximum(p[..., 2], 1e-6)

@@ -6,31 +6,17 @@ import numpy as np
 import pytest
 
 from posejax.geometry.procrustes import rigid_procrustes, similarity_procrustes
-
-
-def _random_rotations(rng, n):
-    q = rng.normal(size=(n, 4))
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = q.T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2).astype(np.float32)
-
-
-def _transform(points, scale, rot, t):
-    return scale[:, None, None] * np.einsum("bij,bnj->bni", rot, points) + t[:, None, :]
+from tests.random_transforms import apply_similarity, random_rotations
 
 
 @pytest.fixture
 def known_similarity():
     rng = np.random.default_rng(0)
     pred = rng.normal(scale=0.4, size=(6, 17, 3)).astype(np.float32)
-    rot = _random_rotations(rng, 6)
+    rot = random_rotations(rng, 6)
     scale = rng.uniform(0.3, 3.0, size=6).astype(np.float32)
     t = rng.normal(size=(6, 3)).astype(np.float32)
-    return pred, scale, rot, t, _transform(pred, scale, rot, t)
+    return pred, scale, rot, t, apply_similarity(pred, scale, rot, t)
 
 
 def test_recovers_known_similarity(known_similarity):
@@ -46,7 +32,7 @@ def test_recovers_known_similarity(known_similarity):
 
 def test_recovers_known_rigid(known_similarity):
     pred, _, rot, t, _ = known_similarity
-    target = _transform(pred, np.ones(6, np.float32), rot, t)
+    target = apply_similarity(pred, np.ones(6, np.float32), rot, t)
     aligned, r, tt = rigid_procrustes(pred, target)
     np.testing.assert_allclose(r, rot, atol=1e-5)
     np.testing.assert_allclose(tt, t, atol=1e-5)
@@ -55,7 +41,7 @@ def test_recovers_known_rigid(known_similarity):
 
 def test_rigid_does_not_scale(known_similarity):
     pred, _, rot, t, _ = known_similarity
-    target = _transform(pred, np.full(6, 2.0, np.float32), rot, t)
+    target = apply_similarity(pred, np.full(6, 2.0, np.float32), rot, t)
     aligned, r, _ = rigid_procrustes(pred, target)
     np.testing.assert_allclose(r, rot, atol=1e-5)  # rotation is scale independent
     # Centred spread unchanged by a rigid map.

@@ -1,12 +1,19 @@
 """Triangulation: exact recovery without noise, robustness to noise and unseen views, validity,
 conditioning far from the origin, jit/grad, bad input."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from posejax import geometry as g
+
+
+def _raises(message):
+    """pytest.raises(ValueError) whose message contains `message` literally."""
+    return pytest.raises(ValueError, match=re.escape(message))
 
 
 def _ring_cameras(num, radius=4.0, center=(0.0, 1.0, 0.0), focal=1000.0, seed=0):
@@ -155,13 +162,13 @@ def test_bad_inputs_raise():
     x2d = np.zeros((3, 5, 2))
     with pytest.raises(ValueError, match=r"at least 2 views \(C >= 2\), got C = 1"):
         g.triangulate(np.zeros((1, 5, 2)), jax.tree.map(lambda a: a[:1], cams))
-    with pytest.raises(ValueError, match=r"`points2d` must have shape \(C, \.\.\., N, 2\), got \(5, 2\)"):
+    with _raises("`points2d` must have shape (C, ..., N, 2), got (5, 2)"):
         g.triangulate(np.zeros((5, 2)), cams)
-    with pytest.raises(ValueError, match=r"`points2d` must have shape \(\.\.\., N, 2\), got \(3, 5, 3\)"):
+    with _raises("`points2d` must have shape (..., N, 2), got (3, 5, 3)"):
         g.triangulate(np.zeros((3, 5, 3)), cams)
     with pytest.raises(ValueError, match="`cameras` must have leading dim C = 3"):
         g.triangulate(x2d, jax.tree.map(lambda a: a[:2], cams))
-    with pytest.raises(ValueError, match=r"`cameras` must have shape \(\.\.\., 3, 4\), got \(3, 3, 3\)"):
+    with _raises("`cameras` must have shape (..., 3, 4), got (3, 3, 3)"):
         g.triangulate(x2d, np.zeros((3, 3, 3)))
     with pytest.raises(ValueError, match=r"`weights` must have shape \(3, 5\)"):
         g.triangulate(x2d, cams, weights=np.ones((3, 4)))
