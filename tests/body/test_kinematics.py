@@ -116,7 +116,8 @@ def test_grad_at_zero_pose_matches_finite_differences(random_model):
     def objective(pose):
         return jnp.sum(kinematics.joints(model, pose, betas) * probe)
 
-    grad = np.asarray(jax.grad(objective)(jnp.zeros((24, 3))))
+    objective = jax.jit(objective)
+    grad = np.asarray(jax.jit(jax.grad(objective))(jnp.zeros((24, 3))))
     assert np.all(np.isfinite(grad))
     eps = 1e-2  # central differences: truncation error O(eps^2) ~ 1e-4 relative, within rtol 1e-3
     fd = np.zeros((24, 3))
