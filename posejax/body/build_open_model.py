@@ -60,11 +60,12 @@ import numpy as np
 import scipy.optimize
 import scipy.spatial
 
+from posejax.body.skeleton import SMPL_PARENTS
+
 # ----------------------------------------------------------------------------------------------
 # Constants
 # ----------------------------------------------------------------------------------------------
 
-SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 # SMPL joint -> game_engine bone whose head is the joint (hands 22/23 are handled separately).
 JOINT_BONES = (

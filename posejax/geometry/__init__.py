@@ -9,7 +9,7 @@ from posejax.geometry.cameras import (PerspectiveCamera, StaticCamera, WeakPersp
                                       camera_center, focal_from_fov, fov_from_intrinsics,
                                       intrinsics_from_focal, intrinsics_from_fov, look_at,
                                       perspective_to_static, static_to_perspective)
-from posejax.geometry.procrustes import similarity_procrustes
+from posejax.geometry.procrustes import rigid_procrustes, similarity_procrustes
 from posejax.geometry.projection import (DEFAULT_MIN_DEPTH, backproject, perspective_project,
                                          project, to_camera_frame)
 from posejax.geometry.rotations import (axis_angle_to_matrix, axis_angle_to_quaternion,
@@ -28,5 +28,5 @@ __all__ = [
     "matrix_to_quaternion", "matrix_to_rot6d", "quaternion_conjugate", "quaternion_multiply",
     "quaternion_to_axis_angle", "quaternion_to_matrix", "rot6d_to_matrix", "rot_x", "rot_y",
     "rot_z",
-    "projection_matrix", "triangulate", "similarity_procrustes",
+    "projection_matrix", "triangulate", "rigid_procrustes", "similarity_procrustes",
 ]

@@ -107,8 +107,7 @@ def test_rotating_root_rotates_joints_rigidly_about_root(model):
     np.testing.assert_allclose(rotated, expected, atol=1e-5)
 
 
-def test_grad_at_zero_pose_matches_finite_differences(random_model):
-    model = random_model
+def test_grad_at_zero_pose_matches_finite_differences(model):
     betas = jnp.zeros(model.num_betas)
     rng = np.random.default_rng(0)
     probe = jnp.asarray(rng.normal(size=(24, 3)), jnp.float32)
