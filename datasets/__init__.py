@@ -1,0 +1,1 @@
+"""TensorFlow Datasets builders of posejax (installed as the `posejax_datasets` package)."""

@@ -1,0 +1,1 @@
+"""Fitting SMPL parameters with L-BFGS: retargeting, and (later) bundle adjustment."""

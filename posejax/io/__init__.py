@@ -1,0 +1,1 @@
+"""Readers and writers: motion capture, 2D keypoints, calibration, results."""

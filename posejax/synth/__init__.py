@@ -1,0 +1,1 @@
+"""Synthetic humans, cameras and observations, and the motion sources they are made from."""
