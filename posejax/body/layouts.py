@@ -27,6 +27,9 @@ Approximations (documented, not hidden):
   a few centimetres of systematic offset in that fallback.
 * BODY_25B neck = shoulder midpoint. OpenPose trained BODY_25B's neck on MPII "upper neck"
   annotations, which lie a few centimetres above the shoulder midpoint.
+* OpenPose BODY_25 and COCO-18 (`body25`, `coco18`) neck = shoulder midpoint, which is how
+  OpenPose made its COCO neck labels (so it is exact there, but is named like BODY_25B's "upper
+  neck", which it is not quite); BODY_25 mid_hip = hip midpoint.
 * Human3.6M joints are mocap-derived joint centres. `h36m17` uses: pelvis = SMPL pelvis (else the
   hip midpoint); hips/knees/ankles/shoulders/elbows/wrists = the landmark of that name, else the
   SMPL joint (H3.6M hip centres lie lower and wider than SMPL's hip joints, and neither equals a
@@ -378,8 +381,40 @@ MEDIAPIPE33 = _make(
           ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"))
     + [("mouth_left", "mouth_right")] + _TORSO_BONES + _LIMB_BONES)
 
+# OpenPose BODY_25 (the default OpenPose model; not BODY_25B): neck and mid hip first-class,
+# COCO face points at 15..18, the six foot points at 19..24 in the COCO-WholeBody order.
+_OPENPOSE_HEAD = (
+    ("nose", _lm("nose")),
+    ("neck", (_mid("left_shoulder", "right_shoulder"),)),
+    ("right_shoulder", _limb("right_shoulder")), ("right_elbow", _limb("right_elbow")),
+    ("right_wrist", _limb("right_wrist")), ("left_shoulder", _limb("left_shoulder")),
+    ("left_elbow", _limb("left_elbow")), ("left_wrist", _limb("left_wrist")))
+_OPENPOSE_LEGS = (
+    ("right_hip", _limb("right_hip")), ("right_knee", _limb("right_knee")),
+    ("right_ankle", _limb("right_ankle")), ("left_hip", _limb("left_hip")),
+    ("left_knee", _limb("left_knee")), ("left_ankle", _limb("left_ankle")))
+_OPENPOSE_FACE = tuple((n, _lm(n)) for n in ("right_eye", "left_eye", "right_ear", "left_ear"))
+_OPENPOSE_BONES = (_both(("neck", "left_shoulder"), ("left_shoulder", "left_elbow"),
+                         ("left_elbow", "left_wrist"), ("left_hip", "left_knee"),
+                         ("left_knee", "left_ankle"), ("nose", "left_eye"),
+                         ("left_eye", "left_ear"))
+                   + [("neck", "nose")])
+
+BODY25 = _make(
+    "body25",
+    _OPENPOSE_HEAD + (("mid_hip", (_mid("left_hip", "right_hip"),)),) + _OPENPOSE_LEGS
+    + _OPENPOSE_FACE + _FEET_TABLE,
+    _OPENPOSE_BONES + [("neck", "mid_hip")] + _both(("mid_hip", "left_hip")) + _FOOT_BONES)
+
+# OpenPose COCO-18: COCO-17 reordered plus a neck (the shoulder midpoint, which is how OpenPose
+# generated its COCO neck labels), no mid hip: the hips hang from the neck.
+COCO18 = _make(
+    "coco18", _OPENPOSE_HEAD + _OPENPOSE_LEGS + _OPENPOSE_FACE,
+    _OPENPOSE_BONES + _both(("neck", "left_hip")))
+
 LAYOUTS: Mapping[str, Layout] = {
-    layout.name: layout for layout in (SMPL24, COCO17, COCO23, BODY25B, H36M17, MEDIAPIPE33)}
+    layout.name: layout
+    for layout in (SMPL24, COCO17, COCO23, BODY25B, H36M17, MEDIAPIPE33, BODY25, COCO18)}
 
 
 def get_layout(layout: Union[str, Layout]) -> Layout:

@@ -26,15 +26,15 @@ def _rng(seed=0):
 
 # ------------------------------------------------------------------------------------ structure
 
-def test_registry_has_the_six_layouts_with_expected_sizes():
+def test_registry_has_every_layout_with_expected_sizes():
     sizes = {n: len(l) for n, l in LAYOUTS.items()}
     assert sizes == {"smpl24": 24, "coco17": 17, "coco23": 23, "body25b": 25, "h36m17": 17,
-                     "mediapipe33": 33}
+                     "mediapipe33": 33, "body25": 25, "coco18": 18}
 
 
 def test_get_layout_unknown_name_lists_known_ones():
-    with pytest.raises(ValueError, match=r"unknown keypoint layout 'coco18'.*coco17.*body25b"):
-        get_layout("coco18")
+    with pytest.raises(ValueError, match=r"unknown keypoint layout 'coco19'.*coco17.*body25b"):
+        get_layout("coco19")
     assert get_layout(LAYOUTS["coco17"]) is LAYOUTS["coco17"]
 
 
