@@ -1,0 +1,56 @@
+"""Both L-BFGS backends behind `minimize` find the same optimum."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from posejax.fitting.solvers import METHODS, SolverInfo, minimize
+
+
+def rosenbrock(params, scale):
+    x, y = params["x"], params["y"]
+    return jnp.sum(scale * (y - x**2) ** 2 + (1.0 - x) ** 2)
+
+
+def least_squares(w, a, b):
+    return 0.5 * jnp.sum((a @ w - b) ** 2)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_rosenbrock(method):
+    init = {"x": jnp.full((3,), -1.2), "y": jnp.ones((3,))}
+    params, info = minimize(rosenbrock, init, jnp.float32(100.0), method=method, maxiter=300, tol=1e-5)
+    assert isinstance(info, SolverInfo)
+    np.testing.assert_allclose(params["x"], 1.0, atol=2e-3)
+    np.testing.assert_allclose(params["y"], 1.0, atol=4e-3)
+    assert info.value < 1e-5
+    assert 5 < info.iterations <= 300
+
+
+def test_backends_agree_on_least_squares():
+    rng = np.random.default_rng(0)
+    a = jnp.asarray(rng.normal(size=(40, 8)), jnp.float32)
+    b = jnp.asarray(rng.normal(size=(40,)), jnp.float32)
+    expected = np.linalg.lstsq(np.asarray(a), np.asarray(b), rcond=None)[0]
+    results = [minimize(least_squares, jnp.zeros(8), a, b, method=m, maxiter=200, tol=1e-5) for m in METHODS]
+    for w, info in results:
+        np.testing.assert_allclose(w, expected, atol=1e-4)
+        assert info.converged and info.grad_norm <= 1e-5
+    np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-4)
+
+
+def test_compiled_once_per_shape():
+    from posejax.fitting import solvers
+    solvers._build.cache_clear()
+    a = jnp.eye(3)
+    for b in (jnp.ones(3), jnp.arange(3.0)):
+        w, _ = minimize(least_squares, jnp.zeros(3), a, b, maxiter=50)
+        np.testing.assert_allclose(w, b, atol=1e-4)
+    assert solvers._build.cache_info().misses == 1
+    run = solvers._build(least_squares, "jaxopt-lbfgs", 50, 1e-6, 10)
+    assert run._cache_size() == 1
+
+
+def test_bad_method():
+    with pytest.raises(ValueError, match="`method` must be one of"):
+        minimize(least_squares, jnp.zeros(3), jnp.eye(3), jnp.ones(3), method="bfgs")
