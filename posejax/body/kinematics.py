@@ -87,8 +87,10 @@ def global_transforms(rotations: jax.Array, rest: jax.Array) -> tuple[jax.Array,
       rest position (translation is added by the callers).
     """
     batch = jnp.broadcast_shapes(rotations.shape[:-3], rest.shape[:-2])
-    rotations = jnp.broadcast_to(rotations, batch + rotations.shape[-3:])
-    rest = jnp.broadcast_to(rest, batch + rest.shape[-2:])
+    # One flat batch axis: XLA:CPU (jax 0.10) fails its HLO verifier on the batched 3x3 products
+    # below when they carry two or more batch axes, e.g. (sequences, frames).
+    rotations = jnp.broadcast_to(rotations, batch + rotations.shape[-3:]).reshape((-1,) + rotations.shape[-3:])
+    rest = jnp.broadcast_to(rest, batch + rest.shape[-2:]).reshape((-1,) + rest.shape[-2:])
     level_rots = [rotations[..., _LEVELS[0], :, :]]
     level_pos = [rest[..., _LEVELS[0], :]]
     for prev, level in zip(_LEVELS[:-1], _LEVELS[1:]):
@@ -101,7 +103,7 @@ def global_transforms(rotations: jax.Array, rest: jax.Array) -> tuple[jax.Array,
         level_pos.append(parent_pos + jnp.einsum("...ij,...j->...i", parent_rot, bone))
     rots = jnp.concatenate(level_rots, axis=-3)[..., _RESTORE, :, :]
     pos = jnp.concatenate(level_pos, axis=-2)[..., _RESTORE, :]
-    return rots, pos
+    return rots.reshape(batch + rots.shape[-3:]), pos.reshape(batch + pos.shape[-2:])
 
 
 def joints(model: BodyModel, pose, betas, transl=None) -> jax.Array:

@@ -358,11 +358,7 @@ def _kernel(model, pose, yaw, transl, segment, frame_index, betas, camera, seq_k
     rest_b = kinematics.rest_joints(model, betas)                               # (B, 24, 3)
     rest = jnp.broadcast_to(rest_b[:, None], (b, t, 24, 3))
     betas_bt = jnp.broadcast_to(betas[:, None], (b, t, betas.shape[-1]))
-    # Flat frames for forward kinematics: XLA:CPU mis-lays out its batched 3x3 products for some
-    # (B, T) shapes (an HLO-verifier error), and one batch axis is all it needs.
-    global_rots, global_pos = kinematics.global_transforms(rots.reshape(b * t, 24, 3, 3),
-                                                           rest.reshape(b * t, 24, 3))
-    global_rots, global_pos = global_rots.reshape(b, t, 24, 3, 3), global_pos.reshape(b, t, 24, 3)
+    global_rots, global_pos = kinematics.global_transforms(rots, rest)
     verts = functools.partial(_vertex_points, model, pose=pose, betas_bt=betas_bt, betas_b=betas,
                               global_rots=global_rots, global_pos=global_pos, rest=rest)
 

@@ -155,3 +155,17 @@ def test_bad_inputs_raise_clear_errors(random_model, kwargs, message):
 def test_unknown_layout_names_the_available_ones(random_model):
     with pytest.raises(ValueError, match=r"cannot produce layout 'coco17'; it provides \('smpl24'"):
         kinematics.keypoints(random_model, "coco17", np.zeros((24, 3)), np.zeros(10))
+
+
+def test_two_batch_axes_under_jit(model):
+    """(sequences, frames) batches: once tripped an XLA:CPU verifier error in the kinematic chain."""
+    pose, betas, transl = _inputs(12, model.num_betas, seed=8)
+    pose, transl = pose.reshape(3, 4, 24, 3), transl.reshape(3, 4, 3)
+    shared = betas[:3, None]  # one shape per sequence
+    layout = model.layouts[0]
+    got = jax.jit(kinematics.joints)(model, pose, shared, transl)
+    kp = jax.jit(kinematics.keypoints, static_argnums=1)(model, layout, pose, shared, transl)
+    verts = jax.jit(kinematics.vertices)(model, pose, shared, transl)
+    flat = kinematics.joints(model, pose.reshape(12, 24, 3), np.repeat(betas[:3], 4, 0), transl.reshape(12, 3))
+    np.testing.assert_allclose(got.reshape(12, 24, 3), flat, atol=1e-6)
+    assert kp.shape[:2] == (3, 4) and verts.shape == (3, 4, model.num_vertices, 3)
