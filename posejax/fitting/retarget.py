@@ -647,9 +647,9 @@ def _main(argv=None):
     model = load_body_model(args.model)
     config = RetargetConfig(method=args.method, ground=False)
     clip, report = retarget(source, model, fps=args.fps, config=config)
-    print(f"per-marker mean error (mm): "
+    print("per-marker mean error (mm): "
           + ", ".join(f"{m} {e:.1f}" for m, e in report.per_marker_mean_mm.items()))
-    print(f"fitted offsets (mm): " + ", ".join(f"{m} {e:.0f}" for m, e in report.offsets_mm.items()))
+    print("fitted offsets (mm): " + ", ".join(f"{m} {e:.0f}" for m, e in report.offsets_mm.items()))
     print(f"betas: {np.round(clip.betas, 2).tolist()}")
     if args.figure:
         from posejax.viz import save_figure

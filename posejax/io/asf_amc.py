@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from posejax.io.skeleton_motion import SkeletonMotion
+from posejax.io.text_files import is_float
 
 PathLike = Union[str, os.PathLike]
 
@@ -55,16 +56,8 @@ def _floats(path, line: int, tokens: Sequence[str], what: str, count: Optional[i
     try:
         return [float(t) for t in tokens]
     except ValueError:
-        bad = next(t for t in tokens if not _is_float(t))
+        bad = next(t for t in tokens if not is_float(t))
         raise _err(path, line, f"non-numeric value {bad!r} for {what}") from None
-
-
-def _is_float(t: str) -> bool:
-    try:
-        float(t)
-        return True
-    except ValueError:
-        return False
 
 
 def euler_to_matrix(angles: np.ndarray, order: str) -> np.ndarray:

@@ -28,6 +28,7 @@ import numpy as np
 
 from posejax.io.asf_amc import euler_to_matrix
 from posejax.io.skeleton_motion import SkeletonMotion
+from posejax.io.text_files import is_float
 
 PathLike = Union[str, os.PathLike]
 
@@ -265,7 +266,7 @@ def read_bvh(path: PathLike, scale: Optional[float] = None, *, fps: Optional[flo
         try:
             rows.append([float(v) for v in parts])
         except ValueError:
-            bad = next(v for v in parts if not _is_float(v))
+            bad = next(v for v in parts if not is_float(v))
             raise _err(path, i + 1, f"non-numeric value {bad!r} in frame {len(rows) + 1}") \
                 from None
         last = i + 1
@@ -300,14 +301,6 @@ def read_bvh(path: PathLike, scale: Optional[float] = None, *, fps: Optional[flo
         name=name if name is not None else os.path.splitext(os.path.basename(path))[0],
         point_names=tuple(nd.name for nd in nodes), parents=tuple(nd.parent for nd in nodes),
         fps=fps, positions=positions.astype(np.float32))
-
-
-def _is_float(t: str) -> bool:
-    try:
-        float(t)
-        return True
-    except ValueError:
-        return False
 
 
 def _forward(nodes: List[_Node], data: np.ndarray) -> np.ndarray:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import tomllib
 import xml.parsers.expat
@@ -40,6 +39,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from posejax.geometry import PerspectiveCamera
+from posejax.io.text_files import read_json, read_text
 
 __all__ = ["Camera", "read_qca", "read_calibration_toml", "write_calibration_toml",
            "read_calibration_json", "write_calibration_json", "read_calibration",
@@ -101,13 +101,6 @@ def to_perspective_camera(cameras: Sequence[Camera]) -> PerspectiveCamera:
 
 
 # ---------------------------------------------------------------------------------------- QCA
-
-def _read_text(path: str) -> str:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        return f.read()
-
 
 def _parse_xml_elements(path: str, text: str) -> List[Tuple[str, Dict[str, str], int, List]]:
     """Minimal expat tree: (tag, attributes, line, children) per element, with line numbers
@@ -175,7 +168,7 @@ def read_qca(path: str, active_only: bool = False) -> List[Camera]:
       ValueError: invalid XML (file, line, column) or a missing / non-numeric field (file, line,
         element and attribute).
     """
-    tree = _parse_xml_elements(path, _read_text(path))
+    tree = _parse_xml_elements(path, read_text(path))
     calib = [n for n in tree if n[0] == "calibration"]
     if not calib:
         raise ValueError(f"{path}: expected a Qualisys <calibration> root element, got "
@@ -286,7 +279,7 @@ def read_calibration_toml(path: str) -> List[Camera]:
       ValueError: invalid TOML (file, line, column) or a missing / malformed key (file, table and
         its line, key).
     """
-    text = _read_text(path)
+    text = read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -347,12 +340,7 @@ def read_calibration_json(path: str) -> List[Camera]:
       FileNotFoundError: missing file.
       ValueError: invalid JSON (file, line, column) or a missing / malformed field (file, field).
     """
-    text = _read_text(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"{path}, line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("cameras"), list):
         raise ValueError(f"{path}: expected an object with a 'cameras' list")
     cameras = []

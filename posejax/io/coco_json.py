@@ -19,10 +19,11 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import json
-import os
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+
+from posejax.io.text_files import read_json
 
 __all__ = ["CocoKeypoints", "read_coco_keypoints", "write_coco_keypoints"]
 
@@ -54,18 +55,6 @@ class CocoKeypoints(collections.abc.Mapping):
         return len(self.keypoints)
 
 
-def _load(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(path, "r", encoding="utf-8") as f:
-        text = f.read()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"{path}, line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
-
-
 def read_coco_keypoints(path: str, category_id: Optional[int] = None) -> CocoKeypoints:
     """Reads a COCO keypoint annotation or result file.
 
@@ -82,7 +71,7 @@ def read_coco_keypoints(path: str, category_id: Optional[int] = None) -> CocoKey
       ValueError: invalid JSON (file, line, column) or a malformed entry (file and field, e.g.
         `annotations[3].keypoints`).
     """
-    data = _load(path)
+    data = read_json(path)
     images: Dict[int, Dict[str, object]] = {}
     if isinstance(data, dict):
         if "annotations" not in data:

@@ -27,6 +27,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from posejax.body.layouts import get_layout
+from posejax.io.text_files import read_json
 
 __all__ = ["OpenPoseSequence", "read_openpose_folder", "read_openpose_json",
            "write_openpose_folder", "sequence_from_array", "bbox_areas"]
@@ -157,19 +158,6 @@ def _resolve_layout(layout, num_keypoints, where):
     return layout
 
 
-def _load_json(path: str):
-    """json.load with ValueError naming the file and line, FileNotFoundError naming the path."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    with open(path, "r", encoding="utf-8") as f:
-        text = f.read()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(
-            f"{path}, line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
-
-
 def read_openpose_json(path: str, key: str = "pose_keypoints_2d") -> np.ndarray:
     """Reads the people of one OpenPose JSON file.
 
@@ -184,7 +172,7 @@ def read_openpose_json(path: str, key: str = "pose_keypoints_2d") -> np.ndarray:
       FileNotFoundError: missing file.
       ValueError: invalid JSON (file, line, column) or a malformed field (file and field).
     """
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or "people" not in data:
         got = "an object without 'people'" if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{path}: expected an OpenPose object with a 'people' list, got {got}")

@@ -25,6 +25,8 @@ from typing import Any, Dict
 
 import numpy as np
 
+from posejax.io.text_files import read_json
+
 __all__ = ["save_results", "load_results"]
 
 _NONE = "__none__"
@@ -151,13 +153,7 @@ def load_results(path: str) -> Dict[str, Any]:
             raise ValueError(f"{path}: not a readable .npz file: {e}") from None
         return _unflatten(flat)
     if low.endswith(".json"):
-        with open(path, "r", encoding="utf-8") as f:
-            text = f.read()
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}, line {e.lineno}, column {e.colno}: invalid JSON: "
-                             f"{e.msg}") from None
+        doc = read_json(path)
         if not isinstance(doc, dict):
             raise ValueError(f"{path}: expected a JSON object, got {type(doc).__name__}")
         meta = doc.pop(_ARRAYS, {})
