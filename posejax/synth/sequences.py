@@ -18,7 +18,9 @@ One sequence = one person, one static camera, one long motion made of random cli
         4 x `placement_tries` random yaws) that keep most of the clip in view without ever
         bringing the subject within 0.5 m of the image plane.
     "In view" is checked on two proxies per frame (the ground point below the root and the point
-    one subject height above it) projected with the sequence's camera. A clip that cannot keep
+    one subject height above it) projected with the sequence's camera, and also requires the
+    subject to stay within a factor 2 of the sampled camera distance (so the sampled apparent size
+    holds over the whole sequence instead of chained walks drifting far away). A clip that cannot keep
     90% of its frames in view even after a jump (a long jog in front of a close, steep camera) is
     redrawn, up to 4 draws per slot, keeping the best: the camera distribution stays as sampled,
     and close-up sequences lean towards motions that stay in place, as real close-ups do.
@@ -59,7 +61,7 @@ from posejax.geometry.projection import perspective_project
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rot_y
 from posejax.synth import surface_points as sp
 from posejax.synth.camera_sampling import (CameraRanges, CameraSample, as_numpy_rng,
-                                           camera_matrices, project_numpy, sample_static_camera)
+                                           camera_matrices, sample_static_camera)
 from posejax.synth.motion import MotionClip
 from posejax.synth.observations import ObservationConfig, _observe_frames, noise_params
 
@@ -70,6 +72,7 @@ _MIN_SUBJECT_DEPTH = 0.5  # metres between the root proxies and the image plane
 _JUMP_TRIES = 4           # jumps try this many times `placement_tries` yaws
 _CLIP_DRAWS = 4           # clips drawn per slot at most, while none fits the view
 _GOOD_PLACEMENT = 0.9     # ... i.e. keeps at least this fraction of its frames in view
+_DISTANCE_BAND = 2.0      # "in view" also means within this factor of the sampled distance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,19 +269,29 @@ class _Placer:
         self.height = height
         self.tries = config.placement_tries
         self.aim = cam.aim[[0, 2]].astype(np.float64)
+        self.distance = float(cam.subject_distance)
 
     def in_view(self, xz):
         """(tries, T, 2) -> (tries,) score: the fraction of frames with both proxies inside the
-        image, minus 2 if the subject ever comes closer than 0.5 m to the image plane (the
-        body would cross the camera)."""
-        n = xz.shape[:-1]
-        ground = np.stack([xz[..., 0], np.zeros(n), xz[..., 1]], -1)
-        head = ground + np.array([0.0, self.height, 0.0])
-        px, z = project_numpy(np.stack([ground, head], -2), self.K, self.R, self.t)
+        image and the subject within a factor `_DISTANCE_BAND` of the sampled distance, minus 2 if
+        the subject ever comes closer than 0.5 m to the image plane (the body would cross the
+        camera). Why the distance band: without it, chained walks lead away from the camera
+        until the subject is a few pixels tall for most of the sequence, whatever was sampled."""
+        # Camera coordinates written out per component: (x, 0, z) and (x, height, z) only, and
+        # this runs thousands of times per second of data, where stacking + matmul dominated.
+        x, z = xz[..., 0], xz[..., 1]
         w, h = self.size
-        ok = (px[..., 0] >= 0) & (px[..., 0] < w) & (px[..., 1] >= 0) & (px[..., 1] < h)
-        too_close = np.any(z < _MIN_SUBJECT_DEPTH, axis=(-1, -2))
-        return np.mean(np.all(ok, axis=-1), axis=-1) - 2.0 * too_close
+        ok = np.hypot(x, z) >= self.distance / _DISTANCE_BAND  # the camera stands at x = z = 0
+        ok &= np.hypot(x, z) <= self.distance * _DISTANCE_BAND
+        too_close = np.zeros(xz.shape[:-2], bool)
+        for y in (0.0, self.height):
+            cx, cy, cz = (self.R[i, 0] * x + self.R[i, 1] * y + self.R[i, 2] * z + self.t[i] for i in range(3))
+            depth = np.maximum(cz, 1e-3)
+            u = self.K[0, 0] * cx / depth + self.K[0, 2]
+            v = self.K[1, 1] * cy / depth + self.K[1, 2]
+            ok &= (u >= 0) & (u < w) & (v >= 0) & (v < h)
+            too_close |= np.any(cz < _MIN_SUBJECT_DEPTH, axis=-1)
+        return np.mean(ok, axis=-1) - 2.0 * too_close
 
     def place(self, rng, clip: MotionClip, end):
         """-> (yaw, placed root ground positions (T, 2), score) for one clip; `end` is where the
