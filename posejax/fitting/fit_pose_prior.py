@@ -55,7 +55,10 @@ def gather(clips, mirror: bool) -> np.ndarray:
 
 def main(argv):
     del argv
+    from posejax.compilation_cache import enable_compilation_cache
     from posejax.synth.motion import load_motion_library
+
+    enable_compilation_cache()
 
     clips = load_motion_library(source=FLAGS.source, fps=FLAGS.fps, body_model="open")
     sources = [FLAGS.source]
