@@ -39,7 +39,7 @@ outliers (their E_I is dropped in "joint" mode and kept in "separate" mode).
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import jax.numpy as jnp
 

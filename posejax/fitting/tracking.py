@@ -52,7 +52,7 @@ per-frame work is vectorised over (gap, P, P); T = 10^4 frames with two people t
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
