@@ -123,10 +123,22 @@ def joints(model: BodyModel, pose, betas, transl=None) -> jax.Array:
     return pos + transl[..., None, :]
 
 
-def _skin(model: BodyModel, vertex_ids, pose_rots, betas, global_rots, global_pos, rest):
-    """Linear blend skinning of the selected vertices (`vertex_ids` None = all).
+def skin_vertices(model: BodyModel, vertex_ids, pose_rots, betas, global_rots, global_pos, rest):
+    """Linear blend skinning of selected vertices, given an already computed kinematic chain.
 
-    Returns (..., U, 3) posed vertices (before global translation).
+    Public so that callers that need joints and a few vertices from one forward pass (e.g. the
+    bundle-adjustment energy) do not walk the chain twice.
+
+    Args:
+      model: the body model.
+      vertex_ids: (U,) int vertex ids, or None for all vertices.
+      pose_rots: (..., 24, 3, 3) local joint rotations.
+      betas: (..., S') shape coefficients.
+      global_rots, global_pos: `global_transforms` of `pose_rots` and `rest`.
+      rest: (..., 24, 3) rest joints (`rest_joints`).
+
+    Returns:
+      (..., U, 3) posed vertices in metres, before global translation.
     """
     take = (lambda a: a) if vertex_ids is None else (lambda a: a[vertex_ids])
     num = betas.shape[-1]
@@ -164,7 +176,7 @@ def forward(model: BodyModel, pose, betas, transl=None, return_vertices: bool = 
     global_rots, global_pos = global_transforms(pose_rots, rest)
     verts = None
     if return_vertices:
-        verts = _skin(model, None, pose_rots, betas, global_rots, global_pos, rest) + transl[..., None, :]
+        verts = skin_vertices(model, None, pose_rots, betas, global_rots, global_pos, rest) + transl[..., None, :]
     return BodyOutput(vertices=verts, joints=global_pos + transl[..., None, :], joint_rotations=global_rots)
 
 
@@ -196,7 +208,7 @@ def keypoints(model: BodyModel, layout: str, pose, betas, transl=None) -> jax.Ar
     global_rots, global_pos = global_transforms(pose_rots, rest)
     out = jnp.einsum("kj,...jc->...kc", reg.joint_weights, global_pos)
     if reg.vertex_ids.shape[0]:
-        verts = _skin(model, reg.vertex_ids, pose_rots, betas, global_rots, global_pos, rest)
+        verts = skin_vertices(model, reg.vertex_ids, pose_rots, betas, global_rots, global_pos, rest)
         out = out + jnp.einsum("ku,...uc->...kc", reg.vertex_weights, verts)
     return out + transl[..., None, :]
 

@@ -236,8 +236,8 @@ def forward_model(model: BodyModel, layout: str, params: BAParams) -> Tuple[jax.
     global_rots, global_pos = kinematics.global_transforms(pose_rots, rest)
     kp3d = jnp.einsum("kj,...jc->...kc", reg.joint_weights, global_pos)
     if reg.vertex_ids.shape[0]:
-        verts = kinematics._skin(model, reg.vertex_ids, pose_rots, betas, global_rots, global_pos,
-                                 rest)
+        verts = kinematics.skin_vertices(model, reg.vertex_ids, pose_rots, betas, global_rots,
+                                         global_pos, rest)
         kp3d = kp3d + jnp.einsum("ku,...uc->...kc", reg.vertex_weights, verts)
     return global_pos, weak_perspective(kp3d, params.scale, params.translation)
 
