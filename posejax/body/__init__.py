@@ -1,7 +1,7 @@
 """SMPL-layout body models: loading, forward kinematics, skinning and keypoints."""
 
 from posejax.body.kinematics import (BodyOutput, forward, global_transforms, joints, keypoints,
-                                     rest_joints, skin_vertices, vertices)
+                                     posed_keypoints, rest_joints, skin_vertices, vertices)
 from posejax.body.layouts import LAYOUTS, Layout, convert_keypoints, get_layout
 from posejax.body.loading import load_body_model
 from posejax.body.model import BodyModel, KeypointRegressor, make_body_model

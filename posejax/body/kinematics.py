@@ -155,6 +155,46 @@ def skin_vertices(model: BodyModel, vertex_ids, pose_rots, betas, global_rots, g
     return jnp.einsum("...vab,...vb->...va", blended_rot, shaped) + blended_off
 
 
+def posed_keypoints(model: BodyModel, regressor, pose_rots, betas, global_rots, global_pos, rest):
+    """Keypoints of one regressor, given an already computed kinematic chain.
+
+    Without pose correctives, skinning is linear in the rest vertices, so a keypoint that is a
+    convex combination of skinned vertices is exactly
+
+        sum_j [G_R_j P_kj(beta) + a_kj (G_p_j - G_R_j J_j)],
+        P_kj(beta) = sum_u w_ku W_uj v_u(beta),   a_kj = sum_u w_ku W_uj,
+
+    (w: the regressor's vertex weights, W: skinning weights): 24 virtual points per keypoint
+    instead of every vertex the landmarks touch (934 for the open model's coco17), about 10x
+    faster in bundle adjustment. Models with pose correctives skin the vertices.
+
+    Args:
+      model: the body model.
+      regressor: a `KeypointRegressor` of `model`.
+      pose_rots: (..., 24, 3, 3) local joint rotations.
+      betas: (..., S') shape coefficients.
+      global_rots, global_pos: `global_transforms` of `pose_rots` and `rest`.
+      rest: (..., 24, 3) rest joints (`rest_joints`).
+
+    Returns:
+      (..., K, 3) keypoints in metres, before global translation.
+    """
+    out = jnp.einsum("kj,...jc->...kc", regressor.joint_weights, global_pos)
+    ids = regressor.vertex_ids
+    if not ids.shape[0]:
+        return out
+    if model.posedirs is not None:
+        verts = skin_vertices(model, ids, pose_rots, betas, global_rots, global_pos, rest)
+        return out + jnp.einsum("ku,...uc->...kc", regressor.vertex_weights, verts)
+    num = betas.shape[-1]
+    coeff = jnp.einsum("ku,uj->kju", regressor.vertex_weights, model.lbs_weights[ids])  # w_ku W_uj
+    shaped = model.v_template[ids] + jnp.einsum("ucs,...s->...uc", model.shapedirs[ids][..., :num], betas)
+    points = jnp.einsum("kju,...uc->...kjc", coeff, shaped)  # P_kj
+    offsets = global_pos - jnp.einsum("...jab,...jb->...ja", global_rots, rest)
+    return (out + jnp.einsum("...jab,...kjb->...ka", global_rots, points)
+            + jnp.einsum("kj,...ja->...ka", jnp.sum(coeff, -1), offsets))
+
+
 def forward(model: BodyModel, pose, betas, transl=None, return_vertices: bool = True) -> BodyOutput:
     """Full forward pass: forward kinematics and linear blend skinning of the whole mesh.
 
@@ -206,10 +246,7 @@ def keypoints(model: BodyModel, layout: str, pose, betas, transl=None) -> jax.Ar
     pose_rots = axis_angle_to_matrix(pose)
     rest = rest_joints(model, betas)
     global_rots, global_pos = global_transforms(pose_rots, rest)
-    out = jnp.einsum("kj,...jc->...kc", reg.joint_weights, global_pos)
-    if reg.vertex_ids.shape[0]:
-        verts = skin_vertices(model, reg.vertex_ids, pose_rots, betas, global_rots, global_pos, rest)
-        out = out + jnp.einsum("ku,...uc->...kc", reg.vertex_weights, verts)
+    out = posed_keypoints(model, reg, pose_rots, betas, global_rots, global_pos, rest)
     return out + transl[..., None, :]
 
 

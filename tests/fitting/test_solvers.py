@@ -39,16 +39,36 @@ def test_backends_agree_on_least_squares():
     np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-4)
 
 
-def test_compiled_once_per_shape():
+def test_compiled_once_per_shape_and_across_maxiter():
     from posejax.fitting import solvers
     solvers._build.cache_clear()
     a = jnp.eye(3)
-    for b in (jnp.ones(3), jnp.arange(3.0)):
-        w, _ = minimize(least_squares, jnp.zeros(3), a, b, maxiter=50)
+    for b, maxiter in ((jnp.ones(3), 50), (jnp.arange(3.0), 80)):
+        w, _ = minimize(least_squares, jnp.zeros(3), a, b, maxiter=maxiter)
         np.testing.assert_allclose(w, b, atol=1e-4)
     assert solvers._build.cache_info().misses == 1
-    run = solvers._build(least_squares, "jaxopt-lbfgs", 50, 1e-6, 10)
+    run = solvers._build(least_squares, "jaxopt-lbfgs", 1e-6, 10, False)
     assert run._cache_size() == 1
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_maxiter_is_respected(method):
+    init = {"x": jnp.full((3,), -1.2), "y": jnp.ones((3,))}
+    _, info = minimize(rosenbrock, init, jnp.float32(100.0), method=method, maxiter=3, tol=0.0)
+    assert info.iterations == 3 and not info.converged
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batched_matches_one_by_one(method):
+    rng = np.random.default_rng(1)
+    a = jnp.asarray(rng.normal(size=(4, 20, 5)), jnp.float32)
+    b = jnp.asarray(rng.normal(size=(4, 20)), jnp.float32)
+    w, info = minimize(least_squares, jnp.zeros((4, 5)), a, b, method=method, maxiter=200, tol=1e-5,
+                       batched=True)
+    for i in range(4):
+        expected = np.linalg.lstsq(np.asarray(a[i]), np.asarray(b[i]), rcond=None)[0]
+        np.testing.assert_allclose(w[i], expected, atol=1e-4)
+    assert info.converged
 
 
 def test_bad_method():

@@ -1,0 +1,567 @@
+"""Whole-video SMPL bundle adjustment (Arnab, Doersch and Zisserman, CVPR 2019).
+
+`bundle_adjust(video_keypoints, layout=..., image_size=...)` fits one body shape and a per-frame
+pose and camera to a whole video's 2D keypoints:
+
+  1. read the input (`ba_inputs`); multi-person detections are tracked (`tracking.track_person`,
+     the paper's shortest path over detections) to pick the main person for the initialisation,
+     while the energy keeps every detection (inner min per frame);
+  2. initialise every frame from its keypoints alone (`initialization.initialize_from_keypoints`)
+     unless an initialisation is given;
+  3. minimise E = E_R + E_T + E_P (`energy`) over all frames jointly with L-BFGS (jaxopt or optax,
+     `solvers`), in stages: cameras, global orientation and shape first, then everything.
+
+The solver works on a better-conditioned copy of the unknowns: per-frame log-scale and translation
+in metres relative to the initial camera (perspective mode: log-depth and image-plane offsets), and
+the per-frame energy E / (number of frames), so one tolerance fits clips of any length and size.
+Everything runs in one jitted function per (T, K, layout, camera mode, weight kinds); frames are
+padded to a multiple of `PAD_MULTIPLE` so nearby clip lengths share the compiled solver (the
+padding masks are exact: `energy` module docstring). `bundle_adjust_batch` vmaps the same solver
+over clips padded to one length.
+
+The result (`BAResult`) holds the fitted parameters, 3D joints and keypoints, per-frame inlier
+flags, the energy per term, the trajectory-normalised energy E_norm used to select videos, and
+solver diagnostics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from posejax.body import kinematics
+from posejax.body.layouts import convert_keypoints
+from posejax.body.loading import load_body_model
+from posejax.body.model import BodyModel
+from posejax.fitting import ba_config, energy, solvers
+from posejax.fitting.ba_inputs import VideoKeypoints, check_layout, read_video_keypoints
+from posejax.fitting.initialization import Init, initialize_from_keypoints
+from posejax.fitting.tracking import Track, select_track, track_person
+from posejax.geometry.cameras import WeakPerspectiveCamera
+
+__all__ = ["bundle_adjust", "bundle_adjust_batch", "BAResult", "PAD_MULTIPLE", "trajectory_length"]
+
+PAD_MULTIPLE = 50
+"""Clips are padded to a multiple of this many frames (compiled solvers are shared)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Result
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class BAResult:
+    """Outcome of `bundle_adjust` for one clip of T frames.
+
+    Attributes:
+      betas: (10,) the clip's body shape.
+      theta: (T, 72) per-frame axis-angle pose, radians (joint 0: orientation relative to the
+        camera, see `posejax.fitting.initialization`).
+      cameras: weak mode: WeakPerspectiveCamera (scale (T,) px/m, translation (T, 2) px);
+        perspective mode: dict with `focal` () px, `root_translation` (T, 3) metres (camera
+        frame, OpenCV axes) and `principal_point` (2,) px.
+      joints: (T, 24, 3) SMPL joints, metres, body frame at zero translation (Y up).
+      keypoints3d: (T, K, 3) the layout's 3D keypoints, same frame.
+      keypoints2d: (T, K, 2) their projections, pixels.
+      inlier: (T,) bool per-frame inlier flags (a detection explains the frame within the
+        thresholds; False for frames without detections).
+      detection: (T,) int, the detection each frame was matched to (-1: none).
+      energies: the energy terms at the solution (`energy.TERM_KEYS`) and "total".
+      E_norm: total energy / `trajectory_length` (lower is better; the paper's selection score).
+      trajectory_length: metres, see `trajectory_length`.
+      solver: diagnostics: method, iterations per stage, final gradient norm, converged, seconds
+        (initialisation, solve, total).
+      init: the per-frame initialisation that was used.
+      track: the person track through multi-person detections (None for single-person input).
+      layout: keypoint layout name.
+      image_size: (W, H) pixels.
+      camera_mode: "weak" or "perspective".
+      vertices: (T, V, 3) metres when requested, else None.
+    """
+
+    betas: np.ndarray
+    theta: np.ndarray
+    cameras: Any
+    joints: np.ndarray
+    keypoints3d: np.ndarray
+    keypoints2d: np.ndarray
+    inlier: np.ndarray
+    detection: np.ndarray
+    energies: Dict[str, float]
+    E_norm: float
+    trajectory_length: float
+    solver: Dict[str, Any]
+    init: Optional[Init]
+    track: Optional[Track]
+    layout: str
+    image_size: Tuple[int, int]
+    camera_mode: str = "weak"
+    vertices: Optional[np.ndarray] = None
+
+    @property
+    def pose(self) -> np.ndarray:
+        """(T, 24, 3) axis-angle pose."""
+        return self.theta.reshape(-1, 24, 3)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.theta.shape[0])
+
+    @property
+    def inlier_fraction(self) -> float:
+        return float(np.mean(self.inlier))
+
+    def selected(self, max_E_norm: float = float("inf"), min_inlier_fraction: float = 0.8) -> bool:
+        """The paper's video selection: keep a clip when E_norm <= `max_E_norm` and at least
+        `min_inlier_fraction` of its frames are inliers."""
+        return bool(self.E_norm <= max_E_norm and self.inlier_fraction >= min_inlier_fraction)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain arrays and numbers (for `posejax.io.results.save_results`)."""
+        out = {"betas": self.betas, "theta": self.theta, "joints": self.joints,
+               "keypoints3d": self.keypoints3d, "keypoints2d": self.keypoints2d,
+               "inlier": self.inlier, "detection": self.detection, "energies": dict(self.energies),
+               "E_norm": self.E_norm, "trajectory_length": self.trajectory_length,
+               "solver": {k: v for k, v in self.solver.items()}, "layout": self.layout,
+               "image_size": np.asarray(self.image_size), "camera_mode": self.camera_mode}
+        if isinstance(self.cameras, WeakPerspectiveCamera):
+            out["cameras"] = {"scale": np.asarray(self.cameras.scale),
+                              "translation": np.asarray(self.cameras.translation)}
+        else:
+            out["cameras"] = {k: np.asarray(v) for k, v in self.cameras.items()}
+        if self.init is not None:
+            out["init"] = {"theta": self.init.theta, "valid": self.init.valid,
+                           "reprojection_error": self.init.reprojection_error}
+        if self.track is not None:
+            out["track"] = self.track.indices
+        if self.vertices is not None:
+            out["vertices"] = self.vertices
+        return out
+
+
+def trajectory_length(joints, translation_m, mask=None) -> jax.Array:
+    """Length of the body's 3D trajectory: sum over consecutive frames of the mean joint
+    displacement, metres.
+
+    Args:
+      joints: (T, 24, 3) root-relative-agnostic joints (the root is removed here).
+      translation_m: (T, 3) the root's position (weak mode: image-plane offset in metres,
+        translation / scale, depth 0; perspective mode: the root translation).
+      mask: (T,) real frames.
+
+    Returns:
+      () metres; both body articulation and global motion count, so a static person has a short
+      trajectory and a large E_norm (the paper uses this to discard uninformative videos).
+    """
+    pos = joints - joints[:, :1] + translation_m[:, None]
+    step = jnp.mean(jnp.linalg.norm(pos[1:] - pos[:-1], axis=-1), -1)
+    if mask is not None:
+        step = step * (mask[1:] * mask[:-1])
+    return jnp.sum(step)
+
+
+# ----------------------------------------------------------------------------------------------
+# Conditioned unknowns
+# ----------------------------------------------------------------------------------------------
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class _Reference:
+    """The initial cameras the solver's variables are relative to (per frame)."""
+
+    scale: jax.Array        # (T,) px per metre (weak) or focal / depth (perspective)
+    translation: jax.Array  # (T, 2) px (weak) or (T, 3) metres (perspective)
+    focal: jax.Array        # () px (perspective; 1 in weak mode)
+
+
+def _to_params(z: Dict[str, jax.Array], ref: _Reference, perspective: bool):
+    """Solver variables -> energy parameters."""
+    if perspective:
+        depth = ref.translation[:, 2] * jnp.exp(z["log_depth"])
+        xy = ref.translation[:, :2] + depth[:, None] * z["shift"]
+        return energy.PerspectiveBAParams(
+            betas=z["betas"], pose=z["pose"], root_translation=jnp.concatenate([xy, depth[:, None]], -1),
+            focal=ref.focal * jnp.exp(z["log_focal"]))
+    return energy.BAParams(betas=z["betas"], pose=z["pose"], scale=ref.scale * jnp.exp(z["log_scale"]),
+                           translation=ref.translation + ref.scale[:, None] * z["shift"])
+
+
+def _variables(pose, betas, t: int, perspective: bool) -> Dict[str, jax.Array]:
+    z = {"betas": jnp.asarray(betas, jnp.float32), "pose": jnp.asarray(pose, jnp.float32),
+         "shift": jnp.zeros((t, 2), jnp.float32)}
+    if perspective:
+        z["log_depth"] = jnp.zeros((t,), jnp.float32)
+        z["log_focal"] = jnp.zeros((), jnp.float32)
+    else:
+        z["log_scale"] = jnp.zeros((t,), jnp.float32)
+    return z
+
+
+def _stage_masks(z, stage: int) -> Dict[str, jax.Array]:
+    """Gradient masks: stage 0 frees cameras, global orientation and shape; later stages all."""
+    masks = {k: jnp.ones_like(v) for k, v in z.items()}
+    if stage == 0:
+        masks["pose"] = masks["pose"].at[..., 1:, :].set(0.0)  # (..., T, 24, 3): body joints
+    return masks
+
+
+def _masked_grad(x, m):
+    """x with gradient multiplied by m (value unchanged)."""
+    return jax.lax.stop_gradient(x) + m * (x - jax.lax.stop_gradient(x))
+
+
+def _objective(z, masks, ref, data, weights, model, prior):
+    """Per-frame energy (E / number of real frames) of the solver variables."""
+    z = {k: _masked_grad(v, masks[k]) for k, v in z.items()}
+    params = _to_params(z, ref, "log_depth" in z)
+    total, _ = energy.total_energy(params, data, weights, model=model, pose_prior=prior)
+    return total / jnp.maximum(jnp.sum(data.frame_mask), 1.0)
+
+
+@jax.jit
+def _evaluate(z, ref, data, weights, model, prior):
+    """Energies, per-frame diagnostics and outputs at the solution."""
+    params = _to_params(z, ref, "log_depth" in z)
+    total, terms = energy.total_energy(params, data, weights, model=model, pose_prior=prior)
+    frames = energy.frame_energies(params, data, weights, model=model)
+    joints, kp2d = energy.forward_model(model, data.layout, params, data)
+    return params, total, terms, frames, joints, kp2d
+
+
+# ----------------------------------------------------------------------------------------------
+# Preparing one clip
+# ----------------------------------------------------------------------------------------------
+
+
+def _model(body_model) -> BodyModel:
+    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    if not isinstance(model, BodyModel):
+        raise ValueError(f"`body_model` must be a model name or a BodyModel, got {type(body_model).__name__}")
+    return model
+
+
+def _check_image_size(image_size, source: VideoKeypoints) -> Tuple[int, int]:
+    size = image_size if image_size is not None else source.image_size
+    if size is None:
+        raise ValueError("`image_size` (W, H) in pixels is required (it sets the camera bound and "
+                         "the principal point)")
+    arr = np.asarray(size, np.float64)
+    if arr.shape != (2,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"`image_size` must be (W, H) with positive entries, got {image_size!r}")
+    return int(arr[0]), int(arr[1])
+
+
+def _resolve_layout(layout: Optional[str], source: VideoKeypoints, model: BodyModel
+                    ) -> Tuple[np.ndarray, str]:
+    """The detections in a layout the model provides (converted to coco17 when needed)."""
+    layout = layout or source.layout
+    if layout is None:
+        raise ValueError("`layout` is required (e.g. 'coco17', 'body25b')")
+    if source.layout is not None and layout != source.layout:
+        raise ValueError(f"`layout` {layout!r} contradicts the input file's layout {source.layout!r}")
+    check_layout(layout, source.detections.shape[2])
+    det = source.detections
+    if layout not in model.keypoint_regressors:
+        if "coco17" not in model.keypoint_regressors:
+            raise ValueError(f"body model {model.name!r} cannot produce layout {layout!r}; it provides "
+                             f"{model.layouts}")
+        det, _ = convert_keypoints(det, layout, "coco17")
+        det, layout = np.asarray(det, np.float32), "coco17"
+    return det, layout
+
+
+def _given_init(init, t: int, model: BodyModel) -> Init:
+    """A user initialisation (an `Init`, or a mapping with theta/pose, betas, cameras)."""
+    if isinstance(init, Init):
+        given = init
+    else:
+        if not hasattr(init, "get"):
+            raise ValueError(f"`init` must be None, an Init or a mapping, got {type(init).__name__}")
+        pose = init.get("pose", init.get("theta"))
+        cams = init.get("cameras")
+        if pose is None or cams is None:
+            raise ValueError("`init` needs 'theta' (T, 72) or 'pose' (T, 24, 3), and 'cameras' "
+                             "(a WeakPerspectiveCamera or a mapping with 'scale' and 'translation')")
+        if isinstance(cams, dict):
+            cams = WeakPerspectiveCamera(scale=np.asarray(cams["scale"], np.float32),
+                                         translation=np.asarray(cams["translation"], np.float32))
+        betas = np.asarray(init.get("betas", np.zeros(model.num_betas)), np.float32)
+        pose = np.asarray(pose, np.float32).reshape(-1, 24, 3)
+        zeros = np.zeros(pose.shape[0], np.float32)
+        given = Init(pose=pose, betas=betas, cameras=cams, reprojection_error=zeros,
+                     initial_reprojection_error=zeros, valid=np.ones(pose.shape[0], bool),
+                     source_frame=np.arange(pose.shape[0]))
+    scale = np.asarray(given.cameras.scale, np.float32).reshape(-1)
+    trans = np.asarray(given.cameras.translation, np.float32).reshape(-1, 2)
+    if given.pose.shape != (t, 24, 3) or scale.shape != (t,) or trans.shape != (t, 2):
+        raise ValueError(f"`init` must cover the clip's {t} frames: pose {given.pose.shape}, "
+                         f"scale {scale.shape}, translation {trans.shape}")
+    if not (np.all(np.isfinite(given.pose)) and np.all(np.isfinite(trans))
+            and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+        raise ValueError("`init` must be finite with positive camera scales")
+    if given.betas.shape[-1] > model.num_betas:
+        raise ValueError(f"`init` betas have {given.betas.shape[-1]} components; the model has "
+                         f"{model.num_betas}")
+    betas = np.zeros(model.num_betas, np.float32)
+    betas[:given.betas.shape[-1]] = given.betas
+    return dataclasses.replace(given, betas=betas)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """One clip ready for the solver (numpy, unpadded)."""
+
+    detections: np.ndarray  # (T, P, K, 3)
+    layout: str
+    image_size: Tuple[int, int]
+    init: Init
+    track: Optional[Track]
+    init_seconds: float
+
+
+def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, verbose) -> _Prepared:
+    source = read_video_keypoints(video_keypoints, confidences)
+    size = _check_image_size(image_size, source)
+    det, layout = _resolve_layout(layout, source, model)
+    t = det.shape[0]
+    track = None
+    person = det[:, 0] if det.shape[1] else np.full((t, det.shape[2], 3), np.nan, np.float32)
+    if source.multi_person:
+        track = track_person(det, skip_cost_px=float(cfg.tracking.skip_cost_px),
+                             min_confidence=float(cfg.tracking.min_confidence),
+                             method=str(cfg.tracking.method))
+        person = select_track(det, track)
+        if verbose:
+            print(f"bundle_adjust: tracked the main person in {int(track.tracked.sum())}/{t} frames "
+                  f"({det.shape[1]} detection slots)")
+    t0 = time.perf_counter()
+    if init is None:
+        init_result = initialize_from_keypoints(person, layout=layout, body_model=model, image_size=size,
+                                                config=ba_config.init_config(cfg))
+    else:
+        init_result = _given_init(init, t, model)
+    init_seconds = time.perf_counter() - t0
+    if verbose:
+        print(f"bundle_adjust: {t} frames, {layout}, initialised in {init_seconds:.1f} s "
+              f"({int(init_result.valid.sum())} frames with enough keypoints)")
+    if source.multi_person:
+        # The energy sees the tracked person and every other detection (inner min), so a frame
+        # where the track is wrong can still be explained by the right detection.
+        det = _track_first(det, track)
+    return _Prepared(detections=det, layout=layout, image_size=size, init=init_result, track=track,
+                     init_seconds=init_seconds)
+
+
+def _track_first(det: np.ndarray, track: Track) -> np.ndarray:
+    """Moves each frame's tracked detection to slot 0 (the order inside a frame is free)."""
+    out = det.copy()
+    for t, q in enumerate(track.indices):
+        if q > 0:
+            out[t, [0, q]] = det[t, [q, 0]]
+    return out
+
+
+def _padded_length(t: int) -> int:
+    return max(PAD_MULTIPLE, -(-t // PAD_MULTIPLE) * PAD_MULTIPLE)
+
+
+def _pad(x: np.ndarray, length: int, value=0.0) -> np.ndarray:
+    pad = [(0, length - x.shape[0])] + [(0, 0)] * (x.ndim - 1)
+    return np.pad(x, pad, constant_values=value)
+
+
+def _problem(prep: _Prepared, model: BodyModel, perspective: bool, length: int):
+    """Padded solver inputs (variables, reference, data) of one clip."""
+    t = prep.detections.shape[0]
+    init = prep.init
+    det = _pad(prep.detections, length, np.nan)
+    det[t:, ..., 2] = 0.0
+    init_joints = np.asarray(kinematics.joints(model, init.pose, init.betas), np.float32)
+    w, h = prep.image_size
+    data = energy.make_data(det, init_joints=_pad(init_joints, length), image_width=w, image_height=h,
+                            frame_mask=_pad(np.ones(t, np.float32), length), layout=prep.layout)
+    scale = _pad(np.asarray(init.cameras.scale, np.float32), length, 1.0)
+    trans = _pad(np.asarray(init.cameras.translation, np.float32), length)
+    pose = _pad(init.pose, length)
+    if perspective:
+        focal = float(max(w, h))  # about a 53-degree field of view: a typical camera
+        depth = focal / scale
+        xy = (trans - np.array([w, h], np.float32) / 2) / scale[:, None]
+        # Weak-perspective pixel = s (X_x, -X_y) + u; camera frame x = X_x, y = -X_y: same xy.
+        ref = _Reference(scale=jnp.asarray(scale), translation=jnp.asarray(np.concatenate([xy, depth[:, None]], -1)),
+                         focal=jnp.float32(focal))
+    else:
+        ref = _Reference(scale=jnp.asarray(scale), translation=jnp.asarray(trans), focal=jnp.float32(1.0))
+    z = _variables(pose, init.betas, length, perspective)
+    return z, ref, data
+
+
+# ----------------------------------------------------------------------------------------------
+# Solving
+# ----------------------------------------------------------------------------------------------
+
+
+def _stages(cfg) -> List[int]:
+    stages = [int(s) for s in cfg.solver.stages]
+    if not stages or any(s < 0 for s in stages) or sum(stages) == 0:
+        raise ValueError(f"`solver.stages` must be non-negative iteration counts with a positive sum, "
+                         f"got {cfg.solver.stages!r}")
+    return stages
+
+
+def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
+    """Runs the stages; returns (variables, per-stage SolverInfo-like dicts)."""
+    diagnostics = []
+    for i, iters in enumerate(_stages(cfg)):
+        if iters == 0:
+            continue
+        masks = _stage_masks(z, min(i, 1))
+        t0 = time.perf_counter()
+        z, info = solvers.minimize(_objective, z, masks, ref, data, weights, model, prior,
+                                   method=str(cfg.solver.method), maxiter=iters, tol=float(cfg.solver.tol),
+                                   history_size=int(cfg.solver.history_size), batched=batched)
+        diagnostics.append({"stage": i, "iterations": info.iterations, "grad_norm": info.grad_norm,
+                            "value": info.value, "converged": info.converged,
+                            "seconds": time.perf_counter() - t0})
+    return z, diagnostics
+
+
+def _result(prep: _Prepared, z, ref, data, weights, model, prior, stages, seconds, cfg,
+            return_vertices: bool, index=None) -> BAResult:
+    pick = (lambda x: x) if index is None else (lambda x: jax.tree_util.tree_map(lambda a: a[index], x))
+    z, ref, data = pick(z), pick(ref), pick(data)
+    params, total, terms, frames, joints, kp2d = _evaluate(z, ref, data, weights, model, prior)
+    t = prep.detections.shape[0]
+    perspective = isinstance(params, energy.PerspectiveBAParams)
+    pose = np.asarray(params.pose)[:t]
+    betas = np.asarray(params.betas)
+    joints = np.asarray(joints)[:t]
+    kp3d = np.asarray(kinematics.keypoints(model, prep.layout, pose, betas))
+    if perspective:
+        root = np.asarray(params.root_translation)[:t]
+        cameras = {"focal": np.asarray(params.focal), "root_translation": root,
+                   "principal_point": np.asarray(prep.image_size, np.float32) / 2}
+        traj = root
+    else:
+        scale = np.asarray(params.scale)[:t]
+        trans = np.asarray(params.translation)[:t]
+        cameras = WeakPerspectiveCamera(scale=scale, translation=trans)
+        traj = np.concatenate([trans / scale[:, None] * np.array([1.0, -1.0]), np.zeros((t, 1))], -1)
+    length = float(trajectory_length(jnp.asarray(joints), jnp.asarray(traj, jnp.float32)))
+    energies = {k: float(v) for k, v in terms.items()}
+    energies["total"] = float(total)
+    verts = None
+    if return_vertices:
+        verts = np.asarray(kinematics.vertices(model, pose, betas))
+    solver_info = {"method": str(cfg.solver.method), "stages": stages,
+                   "iterations": int(sum(s["iterations"] for s in stages)),
+                   "grad_norm": float(stages[-1]["grad_norm"]) if stages else float("nan"),
+                   "converged": bool(stages[-1]["converged"]) if stages else False,
+                   "init_seconds": prep.init_seconds, "solve_seconds": seconds,
+                   "seconds": prep.init_seconds + seconds}
+    return BAResult(betas=betas, theta=pose.reshape(t, 72), cameras=cameras, joints=joints,
+                    keypoints3d=kp3d, keypoints2d=np.asarray(kp2d)[:t],
+                    inlier=np.asarray(frames["inlier"])[:t], detection=np.asarray(frames["detection"])[:t],
+                    energies=energies, E_norm=float(total) / max(length, 1e-6), trajectory_length=length,
+                    solver=solver_info, init=prep.init, track=prep.track, layout=prep.layout,
+                    image_size=prep.image_size, camera_mode="perspective" if perspective else "weak",
+                    vertices=verts)
+
+
+def _settings(config, body_model):
+    cfg = ba_config._merged(config)
+    if cfg.camera not in ("weak", "perspective"):
+        raise ValueError(f"`config.camera` must be 'weak' or 'perspective', got {cfg.camera!r}")
+    if cfg.solver.method not in solvers.METHODS:
+        raise ValueError(f"`config.solver.method` must be one of {solvers.METHODS}, got {cfg.solver.method!r}")
+    _stages(cfg)
+    return cfg, ba_config.energy_weights(cfg), _model(body_model), energy.default_pose_prior()
+
+
+def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=None,
+                  image_size: Optional[Sequence[int]] = None, init=None,
+                  body_model: Union[str, BodyModel] = "open",
+                  config: Union[None, ml_collections.ConfigDict, dict] = None,
+                  return_vertices: bool = False, verbose: bool = False) -> BAResult:
+    """Fits one body shape and per-frame pose and camera to a video's 2D keypoints.
+
+    Args:
+      video_keypoints: (T, K, 2|3) one person's keypoints in pixels (with confidences), or
+        multi-person detections ((T, P, K, 3) or a list of per-frame (P_t, K, 3)), or a path (an
+        OpenPose JSON folder, a COCO keypoint JSON or an .npz); see `posejax.fitting.ba_inputs`.
+        NaN / inf keypoints and zero confidences are treated as missing.
+      layout: the keypoints' layout ("coco17", "body25b", ...); inputs in a layout the body
+        model cannot produce are converted to coco17.
+      confidences: optional (T, K) confidences for (T, K, 2) keypoints.
+      image_size: (W, H) pixels (files may provide it).
+      init: None (per-frame initialisation from the keypoints), or an `Init` / mapping with
+        'theta' (T, 72) or 'pose', 'betas' and 'cameras' (scale (T,), translation (T, 2)), used as is.
+      body_model: "open" (default), "open-lite", a path to SMPL files, or a BodyModel.
+      config: overrides of `posejax.fitting.ba_config.default_config()` (a ConfigDict or a
+        nested dict).
+      return_vertices: also return the posed mesh (T, V, 3).
+      verbose: print progress.
+
+    Returns:
+      `BAResult`.
+
+    Raises:
+      ValueError: malformed input, a layout that does not match the keypoints, bad settings.
+    """
+    cfg, weights, model, prior = _settings(config, body_model)
+    prep = _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, verbose)
+    perspective = cfg.camera == "perspective"
+    z, ref, data = _problem(prep, model, perspective, _padded_length(prep.detections.shape[0]))
+    t0 = time.perf_counter()
+    z, stages = _solve(z, ref, data, weights, model, prior, cfg)
+    jax.block_until_ready(z)
+    seconds = time.perf_counter() - t0
+    if verbose:
+        for s in stages:
+            print(f"bundle_adjust: stage {s['stage']}: {s['iterations']} iterations, per-frame energy "
+                  f"{s['value']:.2f}, gradient norm {s['grad_norm']:.2g}, {s['seconds']:.2f} s")
+    return _result(prep, z, ref, data, weights, model, prior, stages, seconds, cfg, return_vertices)
+
+
+def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
+                        image_size: Optional[Sequence[int]] = None,
+                        body_model: Union[str, BodyModel] = "open", config=None,
+                        verbose: bool = False) -> List[BAResult]:
+    """Bundle adjustment of several clips at once: one vmapped solve over clips padded to the
+    same length (padding is exact, see the module docstring).
+
+    Args:
+      clips: a sequence of `video_keypoints` (any form `bundle_adjust` accepts; same layout).
+      layout, image_size, body_model, config: as for `bundle_adjust` (shared by all clips).
+
+    Returns:
+      One `BAResult` per clip; every clip runs the same number of iterations (the batch stops when
+      all clips have converged or at the iteration limit), so `solver` diagnostics are the batch's.
+    """
+    if not len(clips):
+        raise ValueError("`clips` is empty")
+    cfg, weights, model, prior = _settings(config, body_model)
+    preps = [_prepare(c, layout, None, image_size, None, model, cfg, verbose) for c in clips]
+    if len({p.layout for p in preps}) > 1 or len({p.detections.shape[1:] for p in preps}) > 1:
+        raise ValueError("all clips of a batch need the same layout and detection slots")
+    perspective = cfg.camera == "perspective"
+    length = _padded_length(max(p.detections.shape[0] for p in preps))
+    problems = [_problem(p, model, perspective, length) for p in preps]
+    stack = lambda *xs: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *xs)  # noqa: E731
+    z, ref, data = (stack(*[pr[i] for pr in problems]) for i in range(3))
+    t0 = time.perf_counter()
+    z, stages = _solve(z, ref, data, weights, model, prior, cfg, batched=True)
+    jax.block_until_ready(z)
+    seconds = time.perf_counter() - t0
+    if verbose:
+        print(f"bundle_adjust_batch: {len(clips)} clips x {length} frames solved in {seconds:.2f} s")
+    return [_result(p, z, ref, data, weights, model, prior, stages, seconds, cfg, False, index=i)
+            for i, p in enumerate(preps)]
