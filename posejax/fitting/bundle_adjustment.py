@@ -42,6 +42,7 @@ from posejax.body.model import BodyModel
 from posejax.fitting import ba_config, energy, solvers
 from posejax.fitting.ba_inputs import VideoKeypoints, check_layout, read_video_keypoints
 from posejax.fitting.initialization import Init, initialize_from_keypoints
+from posejax.fitting.pose_prior import GaussianMixture, load_pose_prior, negative_log_likelihood
 from posejax.fitting.tracking import Track, select_track, track_person
 from posejax.geometry.cameras import WeakPerspectiveCamera
 
@@ -327,7 +328,21 @@ class _Prepared:
     init_seconds: float
 
 
-def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, verbose) -> _Prepared:
+_PRIOR_FNS: Dict[int, Tuple[GaussianMixture, Any]] = {}
+
+
+def _init_prior_fn(prior: GaussianMixture):
+    """The GMM negative log-likelihood as the initialisation's pose prior; one function object per
+    mixture, so the initialisation's compiled solver is reused across calls."""
+    held = _PRIOR_FNS.get(id(prior))
+    if held is None or held[0] is not prior:
+        held = (prior, lambda body: negative_log_likelihood(prior, body))
+        _PRIOR_FNS[id(prior)] = held
+    return held[1]
+
+
+def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, prior,
+             verbose) -> _Prepared:
     source = read_video_keypoints(video_keypoints, confidences)
     size = _check_image_size(image_size, source)
     det, layout = _resolve_layout(layout, source, model)
@@ -345,7 +360,8 @@ def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg,
     t0 = time.perf_counter()
     if init is None:
         init_result = initialize_from_keypoints(person, layout=layout, body_model=model, image_size=size,
-                                                config=ba_config.init_config(cfg))
+                                                config=ba_config.init_config(cfg),
+                                                pose_prior_fn=_init_prior_fn(prior))
     else:
         init_result = _given_init(init, t, model)
     init_seconds = time.perf_counter() - t0
@@ -476,20 +492,32 @@ def _result(prep: _Prepared, z, ref, data, weights, model, prior, stages, second
                     vertices=verts)
 
 
-def _settings(config, body_model):
+def _pose_prior(pose_prior) -> GaussianMixture:
+    if pose_prior is None:
+        return energy.default_pose_prior()
+    if isinstance(pose_prior, str):
+        return load_pose_prior(pose_prior)
+    if not isinstance(pose_prior, GaussianMixture):
+        raise ValueError("`pose_prior` must be None, a GaussianMixture or a path to an npz written by "
+                         f"`pose_prior.save_gmm`, got {type(pose_prior).__name__}")
+    return pose_prior
+
+
+def _settings(config, body_model, pose_prior=None):
     cfg = ba_config._merged(config)
     if cfg.camera not in ("weak", "perspective"):
         raise ValueError(f"`config.camera` must be 'weak' or 'perspective', got {cfg.camera!r}")
     if cfg.solver.method not in solvers.METHODS:
         raise ValueError(f"`config.solver.method` must be one of {solvers.METHODS}, got {cfg.solver.method!r}")
     _stages(cfg)
-    return cfg, ba_config.energy_weights(cfg), _model(body_model), energy.default_pose_prior()
+    return cfg, ba_config.energy_weights(cfg), _model(body_model), _pose_prior(pose_prior)
 
 
 def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=None,
                   image_size: Optional[Sequence[int]] = None, init=None,
                   body_model: Union[str, BodyModel] = "open",
                   config: Union[None, ml_collections.ConfigDict, dict] = None,
+                  pose_prior: Union[None, str, GaussianMixture] = None,
                   return_vertices: bool = False, verbose: bool = False) -> BAResult:
     """Fits one body shape and per-frame pose and camera to a video's 2D keypoints.
 
@@ -507,6 +535,8 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
       body_model: "open" (default), "open-lite", a path to SMPL files, or a BodyModel.
       config: overrides of `posejax.fitting.ba_config.default_config()` (a ConfigDict or a
         nested dict).
+      pose_prior: the GMM pose prior of E_P and of the initialisation: None (the shipped
+        8-component prior), a `GaussianMixture`, or an npz path (`pose_prior.save_gmm`).
       return_vertices: also return the posed mesh (T, V, 3).
       verbose: print progress.
 
@@ -516,8 +546,8 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
     Raises:
       ValueError: malformed input, a layout that does not match the keypoints, bad settings.
     """
-    cfg, weights, model, prior = _settings(config, body_model)
-    prep = _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, verbose)
+    cfg, weights, model, prior = _settings(config, body_model, pose_prior)
+    prep = _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, prior, verbose)
     perspective = cfg.camera == "perspective"
     z, ref, data = _problem(prep, model, perspective, _padded_length(prep.detections.shape[0]))
     t0 = time.perf_counter()
@@ -534,13 +564,15 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
 def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
                         image_size: Optional[Sequence[int]] = None,
                         body_model: Union[str, BodyModel] = "open", config=None,
+                        pose_prior: Union[None, str, GaussianMixture] = None,
                         verbose: bool = False) -> List[BAResult]:
     """Bundle adjustment of several clips at once: one vmapped solve over clips padded to the
     same length (padding is exact, see the module docstring).
 
     Args:
       clips: a sequence of `video_keypoints` (any form `bundle_adjust` accepts; same layout).
-      layout, image_size, body_model, config: as for `bundle_adjust` (shared by all clips).
+      layout, image_size, body_model, config, pose_prior: as for `bundle_adjust` (shared by all
+        clips).
 
     Returns:
       One `BAResult` per clip; every clip runs the same number of iterations (the batch stops when
@@ -548,8 +580,8 @@ def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
     """
     if not len(clips):
         raise ValueError("`clips` is empty")
-    cfg, weights, model, prior = _settings(config, body_model)
-    preps = [_prepare(c, layout, None, image_size, None, model, cfg, verbose) for c in clips]
+    cfg, weights, model, prior = _settings(config, body_model, pose_prior)
+    preps = [_prepare(c, layout, None, image_size, None, model, cfg, prior, verbose) for c in clips]
     if len({p.layout for p in preps}) > 1 or len({p.detections.shape[1:] for p in preps}) > 1:
         raise ValueError("all clips of a batch need the same layout and detection slots")
     perspective = cfg.camera == "perspective"

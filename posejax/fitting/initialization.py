@@ -42,7 +42,7 @@ from posejax.body.layouts import get_layout
 from posejax.body.loading import load_body_model
 from posejax.body.model import BodyModel
 from posejax.body.poses import named_pose
-from posejax.fitting import solvers
+from posejax.fitting import robust, solvers
 from posejax.geometry.cameras import WeakPerspectiveCamera
 from posejax.geometry.rotations import matrix_to_axis_angle, rot_x, rot_y
 
@@ -68,6 +68,8 @@ class InitConfig:
         more frames end on the wrong yaw sign, and twice the cost).
       pose_prior_weight: weight of the pose prior relative to the reprojection term, which is the
         confidence-weighted mean squared error in metres (pixels / step-1 scale).
+      robust_delta_px: Huber transition of the step-2 reprojection term, pixels (0: least
+        squares); detectors put some keypoints far off, which least squares follows.
       root_prior_weight: weight of a weak pull of the global orientation to its step-1 value.
       min_confidence: keypoints with confidence below this are ignored.
       min_keypoints: frames with fewer confident keypoints are flagged invalid and copy the nearest
@@ -89,6 +91,7 @@ class InitConfig:
     neutral_pose: str = "a-pose"
     num_yaws: int = 12
     pitches_deg: Sequence[float] = (-60.0, -30.0, 0.0, 30.0, 60.0)
+    robust_delta_px: float = 10.0
     torso_weight: float = 1.0
     face_weight: float = 0.3
     limb_weight: float = 0.05
@@ -252,9 +255,13 @@ def _objective(layout: str, pose_prior_fn: Optional[Callable]):
         scale = scale0 * jnp.exp(params["log_scale"])
         trans = u0 + scale0[:, None] * params["trans"]
         x = kinematics.keypoints(model, layout, pose, jnp.zeros((model.num_betas,), kp.dtype))
-        err = (weak_perspective(x, scale, trans) - kp) / scale0[:, None, None]
+        err_px = robust.safe_norm(weak_perspective(x, scale, trans) - kp, axis=-1)
+        # Huber in pixels (outlier keypoints pull linearly, not quadratically), then in metres^2
+        # via the step-1 scale so the prior weights do not depend on the person's image size.
+        rho = jnp.where(weights[2] > 0, 2.0 * robust.huber(err_px, jnp.maximum(weights[2], 1e-6)),
+                        err_px ** 2)
         wsum = jnp.maximum(conf.sum(-1), 1e-9)
-        data_term = jnp.sum(conf * jnp.sum(err ** 2, -1), -1) / wsum
+        data_term = jnp.sum(conf * rho, -1) / wsum / scale0 ** 2
         body = params["body"].reshape(m, -1)
         if pose_prior_fn is None:
             prior = _l2_prior(body, neutral.reshape(-1))
@@ -433,7 +440,8 @@ def initialize_from_keypoints(keypoints, confidence=None, *, layout: str = "coco
         rep = lambda x: jnp.concatenate([x] * h, 0)  # noqa: E731
         params = {"root": jnp.concatenate(roots, 0), "body": rep(body0),
                   "log_scale": jnp.zeros((h * t,), jnp.float32), "trans": jnp.zeros((h * t, 2), jnp.float32)}
-        weights = jnp.array([cfg.pose_prior_weight, cfg.root_prior_weight], jnp.float32)
+        weights = jnp.array([cfg.pose_prior_weight, cfg.root_prior_weight, cfg.robust_delta_px],
+                            jnp.float32)
         data = (model, rep(kp_j), rep(conf_j), rep(scale0), rep(trans0), params["root"], neutral[1:],
                 weights)
         total, per_frame = _objective(layout, pose_prior_fn)
