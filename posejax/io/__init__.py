@@ -1,4 +1,4 @@
-"""Readers and writers: motion capture, 2D keypoints, calibration, AMASS and results."""
+"""Readers and writers: motion capture, 2D keypoints, calibration, AMASS, results and video frames."""
 
 from posejax.io.amass import amass_to_y_up, read_amass, write_amass_npz
 from posejax.io.asf_amc import (AmcMotion, AsfBone, AsfSkeleton, asf_amc_positions, read_amc, read_asf,
@@ -14,3 +14,4 @@ from posejax.io.openpose import (OpenPoseSequence, bbox_areas, read_openpose_fol
                                  sequence_from_array, write_openpose_folder)
 from posejax.io.results import load_results, save_results
 from posejax.io.skeleton_motion import SkeletonMotion
+from posejax.io.video import check_video, read_video_frames
