@@ -1,11 +1,11 @@
-"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: body, synth."""
+"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, synth."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
-BENCHMARKS = {"body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth"}
+BENCHMARKS = {"ba": "posejax.benchmark.ba", "body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth"}
 
 
 def main() -> None:

@@ -1,0 +1,170 @@
+"""Bundle-adjustment speed: warm solve, first call (compilation), memory in T, batches, backends.
+
+    python -m posejax.benchmark ba [--json_out=benchmark_ba.json]
+
+The clip: a procedural walk (embedded, no data needed) filmed by `synthetic_video` (coco17,
+1920x1080, 3 px noise, 10% outlier keypoints, 5% missing frames), one person, default settings.
+
+  * first call: a fresh Python process runs `bundle_adjust` once, with JAX's persistent
+    compilation cache off ("cold") and then on with a filled cache ("cached"): what a user waits
+    for the first time, and every later time, respectively;
+  * warm solve: median of repeated calls in one process (initialisation and L-BFGS solve reported
+    apart), per backend (jaxopt vs optax L-BFGS);
+  * memory: XLA's own accounting of the compiled solver (arguments + temporaries) for
+    T = 250, 1000, 5000 frames (the clip repeated), and the warm solve time there;
+  * batch: `bundle_adjust_batch` of 16 clips against 16 single calls.
+
+Targets (issue acceptance, 2-core CPU, T = 250): warm solve <= 1.0 s, first call <= 15 s, memory
+linear in T.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from posejax.benchmark import timing
+
+T_DEFAULT = 250
+
+
+def clip_keypoints(num_frames: int = T_DEFAULT, seed: int = 0):
+    """(T, 17, 3) degraded coco17 keypoints of a procedural walk, and the image size."""
+    from posejax.fitting.synthetic_video import synthetic_video
+    from posejax.synth.procedural import procedural_clips
+
+    clip = procedural_clips(num_clips=1, seed=seed, duration_s=(12.0, 12.0))[0]
+    video = synthetic_video(clip, seed=seed, num_frames=min(T_DEFAULT, clip.num_frames))
+    kp = video.keypoints
+    reps = -(-num_frames // kp.shape[0])
+    return np.concatenate([kp] * reps, 0)[:num_frames], video.image_size
+
+
+_FIRST_CALL = """
+import time, json, sys
+t0 = time.perf_counter()
+from posejax.compilation_cache import enable_compilation_cache
+if sys.argv[1] != "off":
+    enable_compilation_cache(sys.argv[1])
+from posejax.benchmark.ba import clip_keypoints
+kp, size = clip_keypoints()
+t1 = time.perf_counter()
+from posejax.fitting.bundle_adjustment import bundle_adjust
+r = bundle_adjust(kp, layout="coco17", image_size=size)
+t2 = time.perf_counter()
+print(json.dumps({"first_call_s": t2 - t1, "imports_and_data_s": t1 - t0,
+                  "init_s": r.solver["init_seconds"], "solve_s": r.solver["solve_seconds"]}))
+"""
+
+
+def first_call() -> list[dict]:
+    """First `bundle_adjust` call in fresh processes: cache off, then cache filled."""
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        for mode, arg in (("cold (no cache)", "off"), ("fill cache", cache), ("cached", cache)):
+            out = subprocess.run([sys.executable, "-c", _FIRST_CALL, arg], capture_output=True,
+                                 text=True, check=True)
+            stats = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append({"case": mode, **stats})
+            print(f"  first call, {mode}: {stats['first_call_s']:.1f} s", flush=True)
+    return [r for r in rows if r["case"] != "fill cache"]
+
+
+def warm(method: str, kp, size, repeats: int = 5) -> dict:
+    """Median timings of repeated calls after one warm-up call."""
+    from posejax.fitting.bundle_adjustment import bundle_adjust
+
+    cfg = {"solver": {"method": method}}
+    bundle_adjust(kp, layout="coco17", image_size=size, config=cfg)
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        r = bundle_adjust(kp, layout="coco17", image_size=size, config=cfg)
+        runs.append((time.perf_counter() - t0, r.solver["init_seconds"], r.solver["solve_seconds"],
+                     r.solver["iterations"], r.solver["converged"]))
+    med = lambda i: statistics.median(x[i] for x in runs)  # noqa: E731
+    return {"method": method, "frames": int(kp.shape[0]), "total_s": med(0), "init_s": med(1),
+            "solve_s": med(2), "iterations": int(med(3)), "converged": bool(runs[-1][4]),
+            "ms_per_iteration": 1e3 * med(2) / max(med(3), 1)}
+
+
+def memory(frames: int) -> dict:
+    """XLA's memory accounting of the compiled solver for a clip of `frames` frames."""
+    import jax
+
+    from posejax.fitting import bundle_adjustment as ba, solvers
+
+    kp, size = clip_keypoints(frames)
+    cfg, weights, model, prior = ba._settings(None, "open")
+    prep = ba._prepare(kp, "coco17", None, size, None, model, cfg, prior, False)
+    z, ref, data = ba._problem(prep, model, False, ba._padded_length(frames))
+    masks = ba._stage_masks(z, 1)
+    run = solvers._build(ba._objective, str(cfg.solver.method), float(cfg.solver.tol),
+                         int(cfg.solver.history_size), False)
+    t0 = time.perf_counter()
+    compiled = run.lower(jax.numpy.int32(1), z, masks, ref, data, weights, model, prior).compile()
+    compile_s = time.perf_counter() - t0
+    mem = compiled.memory_analysis()
+    row = {"frames": frames, "compile_s": compile_s}
+    if mem is not None:
+        row.update(argument_mb=mem.argument_size_in_bytes / 2**20, temp_mb=mem.temp_size_in_bytes / 2**20,
+                   output_mb=mem.output_size_in_bytes / 2**20)
+        row["total_mb"] = row["argument_mb"] + row["temp_mb"] + row["output_mb"]
+    from posejax.fitting.bundle_adjustment import bundle_adjust
+
+    t0 = time.perf_counter()
+    r = bundle_adjust(kp, layout="coco17", image_size=size)
+    row.update(call_s=time.perf_counter() - t0, solve_s=r.solver["solve_seconds"],
+               iterations=r.solver["iterations"])
+    print(f"  T={frames}: {row.get('total_mb', float('nan')):.1f} MB, solve {row['solve_s']:.2f} s", flush=True)
+    return row
+
+
+def batch(num_clips: int = 16) -> dict:
+    """`bundle_adjust_batch` of `num_clips` different clips against one call per clip."""
+    from posejax.fitting.bundle_adjustment import bundle_adjust, bundle_adjust_batch
+
+    clips = [clip_keypoints(T_DEFAULT, seed=s) for s in range(num_clips)]
+    size = clips[0][1]
+    kps = [c[0] for c in clips]
+    bundle_adjust_batch(kps[:num_clips], layout="coco17", image_size=size)  # compile
+    t0 = time.perf_counter()
+    results = bundle_adjust_batch(kps, layout="coco17", image_size=size)
+    batch_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for kp in kps:
+        bundle_adjust(kp, layout="coco17", image_size=size)
+    single_s = time.perf_counter() - t0
+    return {"clips": num_clips, "frames": T_DEFAULT, "batch_s": batch_s, "one_by_one_s": single_s,
+            "batch_solve_s": results[0].solver["solve_seconds"]}
+
+
+def main(argv=None, json_out: str = "benchmark_ba.json") -> None:
+    del argv
+    hw = timing.hardware()
+    print("hardware:", ", ".join(f"{k}={v}" for k, v in hw.items()), flush=True)
+    firsts = first_call()
+    timing.print_table("first call in a fresh process (T=250, includes initialisation)", firsts,
+                       ["case", "first_call_s", "init_s", "solve_s"])
+    from posejax.compilation_cache import enable_compilation_cache
+
+    enable_compilation_cache(tempfile.mkdtemp())  # this process: compile once per shape
+    kp, size = clip_keypoints()
+    warms = [warm(m, kp, size) for m in ("jaxopt-lbfgs", "optax-lbfgs")]
+    timing.print_table("warm calls (T=250, median of 5 after a warm-up)", warms,
+                       ["method", "total_s", "init_s", "solve_s", "iterations", "ms_per_iteration", "converged"])
+    mems = [memory(t) for t in (250, 1000, 5000)]
+    timing.print_table("memory of the compiled solver vs clip length", mems,
+                       ["frames", "total_mb", "temp_mb", "argument_mb", "compile_s", "solve_s", "iterations"])
+    b = batch()
+    timing.print_table("batch of clips (vmapped solve vs one call each)", [b],
+                       ["clips", "frames", "batch_s", "one_by_one_s"])
+    timing.write_json(json_out, {"hardware": hw, "first_call": firsts, "warm": warms, "memory": mems,
+                                 "batch": b})
