@@ -16,8 +16,8 @@ in metres relative to the initial camera (perspective mode: log-depth and image-
 the per-frame energy E / (number of frames), so one tolerance fits clips of any length and size.
 Everything runs in one jitted function per (T, K, layout, camera mode, weight kinds); frames are
 padded to a multiple of `PAD_MULTIPLE` so nearby clip lengths share the compiled solver (the
-padding masks are exact: `energy` module docstring). `bundle_adjust_batch` vmaps the same solver
-over clips padded to one length.
+padding masks are exact: `energy` module docstring). `bundle_adjust_batch` runs the same solver
+on clips padded to one length.
 
 The result (`BAResult`) holds the fitted parameters, 3D joints and keypoints, per-frame inlier
 flags, the energy per term, the trajectory-normalised energy E_norm used to select videos, and
@@ -73,9 +73,12 @@ class BAResult:
       keypoints2d: (T, K, 2) their projections, pixels.
       inlier: (T,) bool per-frame inlier flags (a detection explains the frame within the
         thresholds; False for frames without detections).
-      detection: (T,) int, the detection each frame was matched to (-1: none).
+      detection: (T,) int, the detection each frame was matched to, as an index into the
+        frame's detections in the input order (-1: none; always 0 or -1 for one person's input).
       energies: the energy terms at the solution (`energy.TERM_KEYS`) and "total".
-      E_norm: total energy / `trajectory_length` (lower is better; the paper's selection score).
+      E_norm: total energy / `trajectory_length` (lower is better; the paper's selection score);
+        the length is floored at 1e-6 m, so a static or single-frame clip gets a very large (finite)
+        E_norm.
       trajectory_length: metres, see `trajectory_length`.
       solver: diagnostics: method, iterations per stage, final gradient norm, converged, seconds
         (initialisation, solve, total).
@@ -125,12 +128,18 @@ class BAResult:
         return bool(self.E_norm <= max_E_norm and self.inlier_fraction >= min_inlier_fraction)
 
     def to_dict(self) -> Dict[str, Any]:
-        """Plain arrays and numbers (for `posejax.io.results.save_results`)."""
+        """Nested dicts of plain arrays, numbers and strings (for
+        `posejax.io.results.save_results`, .npz or .json); the per-stage solver diagnostics
+        become one array per field, (number of stages,)."""
+        solver = dict(self.solver)
+        stages = solver.get("stages") or []
+        # save_results stores dicts and arrays, not lists of dicts.
+        solver["stages"] = {k: np.asarray([s[k] for s in stages]) for k in (stages[0] if stages else ())}
         out = {"betas": self.betas, "theta": self.theta, "joints": self.joints,
                "keypoints3d": self.keypoints3d, "keypoints2d": self.keypoints2d,
                "inlier": self.inlier, "detection": self.detection, "energies": dict(self.energies),
                "E_norm": self.E_norm, "trajectory_length": self.trajectory_length,
-               "solver": {k: v for k, v in self.solver.items()}, "layout": self.layout,
+               "solver": solver, "layout": self.layout,
                "image_size": np.asarray(self.image_size), "camera_mode": self.camera_mode}
         if isinstance(self.cameras, WeakPerspectiveCamera):
             out["cameras"] = {"scale": np.asarray(self.cameras.scale),
@@ -254,7 +263,10 @@ def _check_image_size(image_size, source: VideoKeypoints) -> Tuple[int, int]:
     if size is None:
         raise ValueError("`image_size` (W, H) in pixels is required (it sets the camera bound and "
                          "the principal point)")
-    arr = np.asarray(size, np.float64)
+    try:
+        arr = np.asarray(size, np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)  # reported below
     if arr.shape != (2,) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         raise ValueError(f"`image_size` must be (W, H) with positive entries, got {image_size!r}")
     return int(arr[0]), int(arr[1])
@@ -280,40 +292,53 @@ def _resolve_layout(layout: Optional[str], source: VideoKeypoints, model: BodyMo
 
 
 def _given_init(init, t: int, model: BodyModel) -> Init:
-    """A user initialisation (an `Init`, or a mapping with theta/pose, betas, cameras)."""
+    """A user initialisation (an `Init`, or a mapping with theta/pose, betas, cameras), checked
+    and with its cameras as scale (T,) and translation (T, 2)."""
+    need = ("`init` needs 'theta' (T, 72) or 'pose' (T, 24, 3), and 'cameras' (a WeakPerspectiveCamera "
+            "or a mapping with 'scale' (T,) and 'translation' (T, 2))")
     if isinstance(init, Init):
-        given = init
+        pose, betas, cams = init.pose, init.betas, init.cameras
     else:
         if not hasattr(init, "get"):
             raise ValueError(f"`init` must be None, an Init or a mapping, got {type(init).__name__}")
         pose = init.get("pose", init.get("theta"))
         cams = init.get("cameras")
+        betas = init.get("betas", np.zeros(model.num_betas))
         if pose is None or cams is None:
-            raise ValueError("`init` needs 'theta' (T, 72) or 'pose' (T, 24, 3), and 'cameras' "
-                             "(a WeakPerspectiveCamera or a mapping with 'scale' and 'translation')")
-        if isinstance(cams, dict):
-            cams = WeakPerspectiveCamera(scale=np.asarray(cams["scale"], np.float32),
-                                         translation=np.asarray(cams["translation"], np.float32))
-        betas = np.asarray(init.get("betas", np.zeros(model.num_betas)), np.float32)
-        pose = np.asarray(pose, np.float32).reshape(-1, 24, 3)
-        zeros = np.zeros(pose.shape[0], np.float32)
-        given = Init(pose=pose, betas=betas, cameras=cams, reprojection_error=zeros,
-                     initial_reprojection_error=zeros, valid=np.ones(pose.shape[0], bool),
-                     source_frame=np.arange(pose.shape[0]))
-    scale = np.asarray(given.cameras.scale, np.float32).reshape(-1)
-    trans = np.asarray(given.cameras.translation, np.float32).reshape(-1, 2)
-    if given.pose.shape != (t, 24, 3) or scale.shape != (t,) or trans.shape != (t, 2):
-        raise ValueError(f"`init` must cover the clip's {t} frames: pose {given.pose.shape}, "
-                         f"scale {scale.shape}, translation {trans.shape}")
-    if not (np.all(np.isfinite(given.pose)) and np.all(np.isfinite(trans))
-            and np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError(need)
+    if hasattr(cams, "get"):
+        if "scale" not in cams or "translation" not in cams:
+            raise ValueError(need)
+        scale, trans = cams["scale"], cams["translation"]
+    elif hasattr(cams, "scale") and hasattr(cams, "translation"):
+        scale, trans = cams.scale, cams.translation
+    else:
+        raise ValueError(need)
+    try:
+        pose, betas, scale, trans = (np.asarray(x, np.float32) for x in (pose, betas, scale, trans))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`init` must hold numeric arrays: {e}")
+    # Explicit shapes: a bare reshape would accept e.g. a (2T, 36) pose as (T, 24, 3).
+    pose = pose.reshape(t, 24, 3) if pose.shape == (t, 72) else pose
+    scale = scale.reshape(t) if scale.size == t and scale.ndim <= 2 else scale
+    if pose.shape != (t, 24, 3) or scale.shape != (t,) or trans.shape != (t, 2) or betas.ndim != 1:
+        raise ValueError(f"`init` must cover the clip's {t} frames with theta ({t}, 72) or pose "
+                         f"({t}, 24, 3), camera scale ({t},), translation ({t}, 2) and betas (S,); got "
+                         f"pose {pose.shape}, scale {scale.shape}, translation {trans.shape}, betas "
+                         f"{betas.shape}")
+    if not (all(np.all(np.isfinite(x)) for x in (pose, betas, scale, trans)) and np.all(scale > 0)):
         raise ValueError("`init` must be finite with positive camera scales")
-    if given.betas.shape[-1] > model.num_betas:
-        raise ValueError(f"`init` betas have {given.betas.shape[-1]} components; the model has "
+    if betas.shape[0] > model.num_betas:
+        raise ValueError(f"`init` betas have {betas.shape[0]} components; the model has "
                          f"{model.num_betas}")
-    betas = np.zeros(model.num_betas, np.float32)
-    betas[:given.betas.shape[-1]] = given.betas
-    return dataclasses.replace(given, betas=betas)
+    padded = np.zeros(model.num_betas, np.float32)
+    padded[:betas.shape[0]] = betas
+    cameras = WeakPerspectiveCamera(scale=scale, translation=trans)
+    if isinstance(init, Init):
+        return dataclasses.replace(init, pose=pose, betas=padded, cameras=cameras)
+    zeros = np.zeros(t, np.float32)
+    return Init(pose=pose, betas=padded, cameras=cameras, reprojection_error=zeros,
+                initial_reprojection_error=zeros, valid=np.ones(t, bool), source_frame=np.arange(t))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,6 +410,15 @@ def _track_first(det: np.ndarray, track: Track) -> np.ndarray:
     return out
 
 
+def _input_slots(detection: np.ndarray, track: Optional[Track]) -> np.ndarray:
+    """Detection indices of the solver's slot order (`_track_first`) -> the input's order."""
+    if track is None:
+        return detection
+    q = track.indices
+    moved = q > 0
+    return np.where(moved & (detection == 0), q, np.where(moved & (detection == q), 0, detection))
+
+
 def _padded_length(t: int) -> int:
     return max(PAD_MULTIPLE, -(-t // PAD_MULTIPLE) * PAD_MULTIPLE)
 
@@ -426,14 +460,17 @@ def _problem(prep: _Prepared, model: BodyModel, perspective: bool, length: int):
 
 
 def _stages(cfg) -> List[int]:
-    stages = [int(s) for s in cfg.solver.stages]
+    try:
+        stages = [int(s) for s in cfg.solver.stages]
+    except (TypeError, ValueError):
+        stages = []  # reported below
     if not stages or any(s < 0 for s in stages) or sum(stages) == 0:
         raise ValueError(f"`solver.stages` must be non-negative iteration counts with a positive sum, "
                          f"got {cfg.solver.stages!r}")
     return stages
 
 
-def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
+def _solve(z, ref, data, weights, model, prior, cfg):
     """Runs the stages; returns (variables, per-stage SolverInfo-like dicts)."""
     diagnostics = []
     for i, iters in enumerate(_stages(cfg)):
@@ -443,7 +480,7 @@ def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
         t0 = time.perf_counter()
         z, info = solvers.minimize(_objective, z, masks, ref, data, weights, model, prior,
                                    method=str(cfg.solver.method), maxiter=iters, tol=float(cfg.solver.tol),
-                                   history_size=int(cfg.solver.history_size), batched=batched)
+                                   history_size=int(cfg.solver.history_size))
         diagnostics.append({"stage": i, "iterations": info.iterations, "grad_norm": info.grad_norm,
                             "value": info.value, "converged": info.converged,
                             "seconds": time.perf_counter() - t0})
@@ -451,9 +488,7 @@ def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
 
 
 def _result(prep: _Prepared, z, ref, data, weights, model, prior, stages, seconds, cfg,
-            return_vertices: bool, index=None) -> BAResult:
-    pick = (lambda x: x) if index is None else (lambda x: jax.tree_util.tree_map(lambda a: a[index], x))
-    z, ref, data = pick(z), pick(ref), pick(data)
+            return_vertices: bool) -> BAResult:
     params, total, terms, frames, joints, kp2d = _evaluate(z, ref, data, weights, model, prior)
     t = prep.detections.shape[0]
     perspective = isinstance(params, energy.PerspectiveBAParams)
@@ -485,7 +520,8 @@ def _result(prep: _Prepared, z, ref, data, weights, model, prior, stages, second
                    "seconds": prep.init_seconds + seconds}
     return BAResult(betas=betas, theta=pose.reshape(t, 72), cameras=cameras, joints=joints,
                     keypoints3d=kp3d, keypoints2d=np.asarray(kp2d)[:t],
-                    inlier=np.asarray(frames["inlier"])[:t], detection=np.asarray(frames["detection"])[:t],
+                    inlier=np.asarray(frames["inlier"])[:t],
+                    detection=_input_slots(np.asarray(frames["detection"])[:t], prep.track),
                     energies=energies, E_norm=float(total) / max(length, 1e-6), trajectory_length=length,
                     solver=solver_info, init=prep.init, track=prep.track, layout=prep.layout,
                     image_size=prep.image_size, camera_mode="perspective" if perspective else "weak",
@@ -504,13 +540,25 @@ def _pose_prior(pose_prior) -> GaussianMixture:
 
 
 def _settings(config, body_model, pose_prior=None):
-    cfg = ba_config._merged(config)
+    try:
+        cfg = ba_config._merged(config)
+    except TypeError as e:  # ml_collections refuses a value of the wrong type with a TypeError
+        raise ValueError(f"`config`: {e}") from e
     if cfg.camera not in ("weak", "perspective"):
         raise ValueError(f"`config.camera` must be 'weak' or 'perspective', got {cfg.camera!r}")
     if cfg.solver.method not in solvers.METHODS:
         raise ValueError(f"`config.solver.method` must be one of {solvers.METHODS}, got {cfg.solver.method!r}")
     _stages(cfg)
-    return cfg, ba_config.energy_weights(cfg), _model(body_model), _pose_prior(pose_prior)
+    try:
+        weights = ba_config.energy_weights(cfg)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`config.weights`: {e}") from e
+    # A negative or non-finite weight makes the energy unbounded below (the solve then diverges).
+    bad = {k: v for k, v in dataclasses.asdict(weights).items()
+           if isinstance(v, float) and not (np.isfinite(v) and v >= 0)}
+    if bad:
+        raise ValueError(f"`config.weights` must be finite and non-negative, got {bad}")
+    return cfg, weights, _model(body_model), _pose_prior(pose_prior)
 
 
 def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=None,
@@ -525,7 +573,12 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
       video_keypoints: (T, K, 2|3) one person's keypoints in pixels (with confidences), or
         multi-person detections ((T, P, K, 3) or a list of per-frame (P_t, K, 3)), or a path (an
         OpenPose JSON folder, a COCO keypoint JSON or an .npz); see `posejax.fitting.ba_inputs`.
-        NaN / inf keypoints and zero confidences are treated as missing.
+        NaN / inf keypoints and confidences <= 0 are treated as missing; frames without any
+        present keypoint (or detection) keep their place, carried by the temporal and prior
+        terms, and are flagged `inlier` False with `detection` -1. A clip in which no frame has
+        enough confident keypoints (`config.init.min_keypoints`) is not an error: it gives the
+        neutral initialisation (mean shape, neutral pose facing the camera, centred) refined by
+        the priors alone, every frame flagged an outlier, so `selected()` is False.
       layout: the keypoints' layout ("coco17", "body25b", ...); inputs in a layout the body
         model cannot produce are converted to coco17.
       confidences: optional (T, K) confidences for (T, K, 2) keypoints.
@@ -544,7 +597,10 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
       `BAResult`.
 
     Raises:
-      ValueError: malformed input, a layout that does not match the keypoints, bad settings.
+      ValueError: malformed input (including coordinates beyond `ba_inputs.MAX_COORDINATE_PX` and
+        confidences above `ba_inputs.MAX_CONFIDENCE`), a layout that does not match the
+        keypoints, bad settings (unknown keys, wrong types, negative weights) or a malformed
+        `init`.
     """
     cfg, weights, model, prior = _settings(config, body_model, pose_prior)
     prep = _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, prior, verbose)
@@ -566,17 +622,24 @@ def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
                         body_model: Union[str, BodyModel] = "open", config=None,
                         pose_prior: Union[None, str, GaussianMixture] = None,
                         verbose: bool = False) -> List[BAResult]:
-    """Bundle adjustment of several clips at once: one vmapped solve over clips padded to the
-    same length (padding is exact, see the module docstring).
+    """Bundle adjustment of several clips with shared settings and one compiled solver: every
+    clip is padded to the same length (padding is exact, see the module docstring) and solved
+    with the solver of `bundle_adjust`, one clip after the other.
+
+    The clips are not solved in one vmapped call: on XLA:CPU (jax 0.10) the vmapped kinematic
+    chain fails the HLO verifier (`kinematics.global_transforms` flattens its batch axes for
+    that bug, but vmap adds one), so the solver is shared rather than batched.
 
     Args:
-      clips: a sequence of `video_keypoints` (any form `bundle_adjust` accepts; same layout).
+      clips: a sequence of `video_keypoints` (any form `bundle_adjust` accepts; same layout and
+        detection slots).
       layout, image_size, body_model, config, pose_prior: as for `bundle_adjust` (shared by all
         clips).
 
     Returns:
-      One `BAResult` per clip; every clip runs the same number of iterations (the batch stops when
-      all clips have converged or at the iteration limit), so `solver` diagnostics are the batch's.
+      One `BAResult` per clip with its own `solver` diagnostics; a clip gives the result of
+      `bundle_adjust` on it (identical when the clip and the batch pad to the same length,
+      `PAD_MULTIPLE`).
     """
     if not len(clips):
         raise ValueError("`clips` is empty")
@@ -586,14 +649,15 @@ def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
         raise ValueError("all clips of a batch need the same layout and detection slots")
     perspective = cfg.camera == "perspective"
     length = _padded_length(max(p.detections.shape[0] for p in preps))
-    problems = [_problem(p, model, perspective, length) for p in preps]
-    stack = lambda *xs: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *xs)  # noqa: E731
-    z, ref, data = (stack(*[pr[i] for pr in problems]) for i in range(3))
-    t0 = time.perf_counter()
-    z, stages = _solve(z, ref, data, weights, model, prior, cfg, batched=True)
-    jax.block_until_ready(z)
-    seconds = time.perf_counter() - t0
+    results = []
+    for prep in preps:
+        z, ref, data = _problem(prep, model, perspective, length)
+        t0 = time.perf_counter()
+        z, stages = _solve(z, ref, data, weights, model, prior, cfg)
+        jax.block_until_ready(z)
+        seconds = time.perf_counter() - t0
+        results.append(_result(prep, z, ref, data, weights, model, prior, stages, seconds, cfg, False))
     if verbose:
-        print(f"bundle_adjust_batch: {len(clips)} clips x {length} frames solved in {seconds:.2f} s")
-    return [_result(p, z, ref, data, weights, model, prior, stages, seconds, cfg, False, index=i)
-            for i, p in enumerate(preps)]
+        total = sum(r.solver["solve_seconds"] for r in results)
+        print(f"bundle_adjust_batch: {len(clips)} clips x {length} frames solved in {total:.2f} s")
+    return results
