@@ -8,7 +8,8 @@ keypoints are degraded the way a 2D detector degrades them:
     the person's bounding box enlarged by 50% (where detectors put wrong joints: on the body, on
     the other limb), with the ordinary confidence distribution (a detector does not know),
   * a fraction `missing_fraction` of frames with no detection at all (confidence 0, NaN coords),
-  * confidences drawn uniformly in [0.5, 1].
+  * confidences drawn uniformly in [0.5, 1],
+  * keypoints behind the camera or well outside the image are missing.
 
 The camera is perspective (as real cameras are), so the weak-perspective model of the fit is an
 approximation, as it is on real video. Ground truth: the SMPL joints (T, 24, 3) in the camera's
@@ -111,6 +112,19 @@ def _degrade(rng, clean, noise_px, outlier_fraction, missing_fraction):
     return np.concatenate([kp, conf[..., None]], -1).astype(np.float32), outlier, missing
 
 
+def _unseen_as_missing(kp, cam_points, clean, image_size, margin: float = 0.1):
+    """Keypoints a detector cannot report -- behind or within 0.5 m of the camera, or more than
+    `margin` of the image size outside the frame -- become missing (NaN, confidence 0). A clip
+    that travels can pass the camera; its projections there are meaningless (up to 1e6 px)."""
+    w, h = image_size
+    lo = -margin * np.array([w, h])
+    hi = (1 + margin) * np.array([w, h])
+    seen = (cam_points[..., 2] > 0.5) & np.all((clean >= lo) & (clean <= hi), -1)
+    out = kp.copy()
+    out[~seen] = (np.nan, np.nan, 0.0)
+    return out
+
+
 def synthetic_video(clip, *, seed: int = 0, num_frames: Optional[int] = None, start: int = 0,
                     layout: str = "coco17", image_size: Sequence[int] = (1920, 1080),
                     distance: Tuple[float, float] = (4.0, 7.0), focal_px: Tuple[float, float] = (1000.0, 1600.0),
@@ -146,6 +160,7 @@ def synthetic_video(clip, *, seed: int = 0, num_frames: Optional[int] = None, st
     K, R, t = _camera(rng, centre, rng.uniform(*distance), rng.uniform(*focal_px), image_size)
     clean = _project(kp3d, K, R, t)
     kp, outlier, missing = _degrade(rng, clean, noise_px, outlier_fraction, missing_fraction)
+    kp = _unseen_as_missing(kp, kp3d @ R.T + t, clean, image_size)
     return SyntheticVideo(keypoints=kp, layout=layout, image_size=tuple(int(v) for v in image_size),
                           joints=(jt3d @ R.T).astype(np.float32), keypoints_clean=clean.astype(np.float32),
                           outlier=outlier, missing=missing, K=K, R=R, t=t)
