@@ -75,6 +75,43 @@ def rest_joints(model: BodyModel, betas: jax.Array) -> jax.Array:
     return model.joint_template + jnp.einsum("jcs,...s->...jc", model.joint_shapedirs[..., :num], betas)
 
 
+def take_static(x: jax.Array, indices, axis: int) -> jax.Array:
+    """`jnp.take(x, indices, axis)` for indices known at trace time, built from slices.
+
+    Runs of consecutive indices become one slice and repeated indices a broadcast, joined by one
+    concatenation; the identity returns `x`. Fancy indexing would emit a gather, whose gradient
+    is a scatter: both are slow to trace and to run on CPU, and the kinematic chain indexes at
+    every tree level.
+
+    Args:
+      x: array.
+      indices: sequence of non-negative ints (static).
+      axis: axis of `x` to take along.
+
+    Returns:
+      x with `axis` replaced by `len(indices)` entries.
+    """
+    indices = [int(i) for i in indices]
+    axis = axis % x.ndim
+    if indices == list(range(x.shape[axis])):
+        return x
+    pieces, i = [], 0
+    while i < len(indices):
+        j = i + 1
+        if j < len(indices) and indices[j] == indices[i]:  # a repeated index: broadcast
+            while j < len(indices) and indices[j] == indices[i]:
+                j += 1
+            piece = jax.lax.slice_in_dim(x, indices[i], indices[i] + 1, axis=axis)
+            piece = jnp.broadcast_to(piece, piece.shape[:axis] + (j - i,) + piece.shape[axis + 1:])
+        else:  # consecutive indices: one slice
+            while j < len(indices) and indices[j] == indices[j - 1] + 1:
+                j += 1
+            piece = jax.lax.slice_in_dim(x, indices[i], indices[j - 1] + 1, axis=axis)
+        pieces.append(piece)
+        i = j
+    return pieces[0] if len(pieces) == 1 else jnp.concatenate(pieces, axis=axis)
+
+
 def global_transforms(rotations: jax.Array, rest: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Chains local joint rotations down the SMPL tree, one tree depth at a time.
 
@@ -91,18 +128,18 @@ def global_transforms(rotations: jax.Array, rest: jax.Array) -> tuple[jax.Array,
     # below when they carry two or more batch axes, e.g. (sequences, frames).
     rotations = jnp.broadcast_to(rotations, batch + rotations.shape[-3:]).reshape((-1,) + rotations.shape[-3:])
     rest = jnp.broadcast_to(rest, batch + rest.shape[-2:]).reshape((-1,) + rest.shape[-2:])
-    level_rots = [rotations[..., _LEVELS[0], :, :]]
-    level_pos = [rest[..., _LEVELS[0], :]]
+    level_rots = [take_static(rotations, _LEVELS[0], -3)]
+    level_pos = [take_static(rest, _LEVELS[0], -2)]
     for prev, level in zip(_LEVELS[:-1], _LEVELS[1:]):
         # A joint's parent always sits one depth level up, so each level needs only the previous one.
         parent_slot = [prev.index(SMPL_PARENTS[j]) for j in level]
-        parent_rot = level_rots[-1][..., parent_slot, :, :]
-        parent_pos = level_pos[-1][..., parent_slot, :]
-        bone = rest[..., level, :] - rest[..., [SMPL_PARENTS[j] for j in level], :]
-        level_rots.append(parent_rot @ rotations[..., level, :, :])
+        parent_rot = take_static(level_rots[-1], parent_slot, -3)
+        parent_pos = take_static(level_pos[-1], parent_slot, -2)
+        bone = take_static(rest, level, -2) - take_static(rest, [SMPL_PARENTS[j] for j in level], -2)
+        level_rots.append(parent_rot @ take_static(rotations, level, -3))
         level_pos.append(parent_pos + jnp.einsum("...ij,...j->...i", parent_rot, bone))
-    rots = jnp.concatenate(level_rots, axis=-3)[..., _RESTORE, :, :]
-    pos = jnp.concatenate(level_pos, axis=-2)[..., _RESTORE, :]
+    rots = take_static(jnp.concatenate(level_rots, axis=-3), _RESTORE, -3)
+    pos = take_static(jnp.concatenate(level_pos, axis=-2), _RESTORE, -2)
     return rots.reshape(batch + rots.shape[-3:]), pos.reshape(batch + pos.shape[-2:])
 
 
@@ -187,12 +224,17 @@ def posed_keypoints(model: BodyModel, regressor, pose_rots, betas, global_rots, 
         verts = skin_vertices(model, ids, pose_rots, betas, global_rots, global_pos, rest)
         return out + jnp.einsum("ku,...uc->...kc", regressor.vertex_weights, verts)
     num = betas.shape[-1]
-    coeff = jnp.einsum("ku,uj->kju", regressor.vertex_weights, model.lbs_weights[ids])  # w_ku W_uj
-    shaped = model.v_template[ids] + jnp.einsum("ucs,...s->...uc", model.shapedirs[ids][..., :num], betas)
-    points = jnp.einsum("kju,...uc->...kjc", coeff, shaped)  # P_kj
+    if regressor.skin_template is not None:  # the basis precomputed with the model
+        weights, template, dirs = regressor.skin_weights, regressor.skin_template, regressor.skin_shapedirs
+    else:
+        coeff = jnp.einsum("ku,uj->kju", regressor.vertex_weights, model.lbs_weights[ids])  # w_ku W_uj
+        weights = jnp.sum(coeff, -1)
+        template = jnp.einsum("kju,uc->kjc", coeff, model.v_template[ids])
+        dirs = jnp.einsum("kju,ucs->kjcs", coeff, model.shapedirs[ids])
+    points = template + jnp.einsum("kjcs,...s->...kjc", dirs[..., :num], betas)  # P_kj(beta)
     offsets = global_pos - jnp.einsum("...jab,...jb->...ja", global_rots, rest)
     return (out + jnp.einsum("...jab,...kjb->...ka", global_rots, points)
-            + jnp.einsum("kj,...ja->...ka", jnp.sum(coeff, -1), offsets))
+            + jnp.einsum("kj,...ja->...ka", weights, offsets))
 
 
 def forward(model: BodyModel, pose, betas, transl=None, return_vertices: bool = True) -> BodyOutput:

@@ -30,15 +30,28 @@ NUM_POSE_CORRECTIVES = 9 * (NUM_JOINTS - 1)  # 207: flattened (R - I) of the 23 
 class KeypointRegressor:
     """Keypoints as `joint_weights @ joints + vertex_weights @ vertices[vertex_ids]`.
 
+    Without pose correctives, skinning is linear in the rest vertices, so the vertex part of a
+    keypoint is sum_j [G_R_j P_kj(beta) + a_kj (G_p_j - G_R_j J_j)] with G the joints' global
+    transforms (`kinematics.posed_keypoints`). The three `skin_*` arrays hold that basis,
+    precomputed once per model (they only depend on the model and the regressor): P_kj(beta) =
+    skin_template + skin_shapedirs @ beta and a_kj = skin_weights.
+
     Attributes:
       joint_weights: (K, 24) weights over the posed SMPL joints.
       vertex_ids: (U,) int32 ids of the only vertices the keypoints depend on.
       vertex_weights: (K, U) weights over those posed vertices.
+      skin_weights: (K, 24) a_kj = sum_u vertex_weights_ku lbs_weights_uj, or None (then computed
+        when needed).
+      skin_template: (K, 24, 3) sum_u vertex_weights_ku lbs_weights_uj v_template_u, metres, or None.
+      skin_shapedirs: (K, 24, 3, S) the same over the shape directions, or None.
     """
 
     joint_weights: jax.Array
     vertex_ids: jax.Array
     vertex_weights: jax.Array
+    skin_weights: Optional[jax.Array] = None
+    skin_template: Optional[jax.Array] = None
+    skin_shapedirs: Optional[jax.Array] = None
 
 
 @jax.tree_util.register_dataclass
@@ -155,7 +168,8 @@ def make_body_model(
             raise ValueError(f"body model {name!r}: `{key}` contains NaN or inf values")
 
     landmark_names, lm_ids, lm_weights = _pack_landmarks(landmarks or {}, num_verts, name)
-    regressors = _keypoint_regressors(landmark_names, lm_ids, lm_weights, num_verts, dtype)
+    regressors = _keypoint_regressors(landmark_names, lm_ids, lm_weights, num_verts, dtype,
+                                      v_template, shapedirs, lbs_weights)
     model = BodyModel(
         v_template=v_template.astype(dtype),
         shapedirs=shapedirs.astype(dtype),
@@ -193,8 +207,10 @@ def _pack_landmarks(landmarks, num_verts: int, source: str):
     return names, ids_arr, w_arr
 
 
-def _keypoint_regressors(landmark_names, lm_ids, lm_weights, num_verts, dtype):
-    """One sparse regressor per layout that the model's joints and landmarks resolve."""
+def _keypoint_regressors(landmark_names, lm_ids, lm_weights, num_verts, dtype, v_template,
+                         shapedirs, lbs_weights):
+    """One sparse regressor per layout that the model's joints and landmarks resolve, with its
+    skinning basis (float64 products, stored in `dtype`)."""
     # Dense (L, V) landmark matrix: small (tens of rows), used only here at construction time.
     dense = np.zeros((len(landmark_names), num_verts))
     for row in range(len(landmark_names)):
@@ -207,9 +223,13 @@ def _keypoint_regressors(landmark_names, lm_ids, lm_weights, num_verts, dtype):
             continue  # this model lacks landmarks the layout needs
         vertex_w = np.asarray(landmark_w, np.float64) @ dense  # (K, V)
         used = np.flatnonzero(np.any(vertex_w != 0, axis=0)).astype(np.int32)
+        coeff = vertex_w[:, used, None] * lbs_weights[used][None]  # (K, U, 24): w_ku W_uj
         regressors[layout_name] = KeypointRegressor(
             joint_weights=np.asarray(joint_w, dtype),
             vertex_ids=used,
             vertex_weights=vertex_w[:, used].astype(dtype),
+            skin_weights=coeff.sum(1).astype(dtype),
+            skin_template=np.einsum("kuj,uc->kjc", coeff, v_template[used]).astype(dtype),
+            skin_shapedirs=np.einsum("kuj,ucs->kjcs", coeff, shapedirs[used]).astype(dtype),
         )
     return regressors
