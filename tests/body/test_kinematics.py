@@ -169,3 +169,13 @@ def test_two_batch_axes_under_jit(model):
     flat = kinematics.joints(model, pose.reshape(12, 24, 3), np.repeat(betas[:3], 4, 0), transl.reshape(12, 3))
     np.testing.assert_allclose(got.reshape(12, 24, 3), flat, atol=1e-6)
     assert kp.shape[:2] == (3, 4) and verts.shape == (3, 4, model.num_vertices, 3)
+
+
+def test_take_static_matches_fancy_indexing():
+    from posejax.body.kinematics import take_static
+
+    x = jnp.arange(2 * 7 * 3.0).reshape(2, 7, 3)
+    for idx in ([0], [0, 0, 0], [0, 1, 2, 2, 2], [2, 3, 4], [3, 1, 1, 4, 5, 6, 0], list(range(7)), [5, 5, 6, 6]):
+        np.testing.assert_array_equal(np.asarray(take_static(x, idx, 1)), np.asarray(x)[:, idx])
+        np.testing.assert_array_equal(np.asarray(take_static(x, idx, -2)), np.asarray(x)[:, idx])
+    assert take_static(x, list(range(7)), 1) is x

@@ -1,0 +1,51 @@
+"""Pooled temporal regressor (Habekost et al.) trained on synthetic monocular sequences.
+
+    python -m posejax.train --config=experiments/pooled_regressor.py --workdir=/tmp/pooled
+    python -m posejax.train --config=experiments/pooled_regressor.py:tiny --workdir=/tmp/pooled_tiny
+    python -m posejax.evaluate --workdir=/tmp/pooled
+
+Default: the paper's network (6 dense layers of 2048 units in 3 pool-concat-dense blocks, 512
+max-pooled units), Adam 1e-4, weighted L1 (l_theta 1000, l_beta 10, l_T 100, l_V 1), 16
+neighbourhoods of 32 frames per sequence. `:tiny` is a small network on a few short sequences of
+the embedded procedural motion, for tests and CPU demos.
+"""
+
+import ml_collections
+
+
+def get_config(arg=None) -> ml_collections.ConfigDict:
+    cfg = ml_collections.ConfigDict()
+    cfg.task = "pooled_regressor"
+    cfg.seed = 0
+    cfg.num_steps = 200_000
+    cfg.batch_size = 16            # sequences per step (x 16 neighbourhoods)
+    cfg.log_every = 100
+    cfg.eval_every = 5_000
+    cfg.checkpoint_every = 5_000
+    cfg.keep_checkpoints = 3
+    cfg.body_model = "open"
+    cfg.hn_shape = "open"
+    cfg.data = ml_collections.ConfigDict(dict(
+        observation="coco23", min_frames=600, motion_source="auto", num_procedural_clips=64,
+        num_train=2000, num_validation=100))
+    cfg.model = ml_collections.ConfigDict(dict(
+        neighbourhoods=16,
+        network=dict(conv_features=512, pool_features=512, dense_features=2048, num_blocks=3,
+                     dense_per_block=2)))
+    cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4, final_fraction=0.1, grad_clip=10.0))
+    cfg.loss = ml_collections.ConfigDict(dict(pose=1000.0, shape=10.0, translation=100.0, joints=1.0,
+                                              camera=100.0))
+    if arg == "tiny":
+        cfg.num_steps = 60
+        cfg.batch_size = 4
+        cfg.log_every = 20
+        cfg.eval_every = 60
+        cfg.checkpoint_every = 60
+        cfg.data.update(min_frames=48, motion_source="procedural", num_procedural_clips=4,
+                        num_train=8, num_validation=2)
+        cfg.model.neighbourhoods = 8
+        cfg.model.network.update(conv_features=32, pool_features=32, dense_features=64)
+        cfg.optimizer.learning_rate = 1e-3
+    elif arg:
+        raise ValueError(f"unknown variant {arg!r}; use ':tiny' or nothing")
+    return cfg

@@ -1,0 +1,130 @@
+"""The pooled temporal regressor (Habekost et al., section 4, Fig. 4).
+
+Per frame, a temporal CNN reads the 32-frame neighbourhood of 2D observations (five convolutions
+of width 2 and stride 2 take 32 frames to 1); then, three times, the features of all temporal
+positions are max-pooled over the whole sequence, the pooled vector is concatenated to every
+position and dense layers follow. Heads per position: height-normalised shape (8), pose (24 joints
+as 6D rotations, turned into matrices; axis-angle on the way out), height-normalised root
+translation (3) and the static camera (pitch, roll, height, FoV).
+
+One set of weights serves training and inference. Training feeds N sampled neighbourhoods of a
+sequence, `(B, N, 32, F)`; inference feeds the whole sequence, `(B, T, F)`, which the same
+convolutions read with dilations 1, 2, 4, 8, 16 (a stride-2 convolution tree over a 32-frame
+window is exactly a dilated convolution chain evaluated at one position), so a sequence of any
+length >= 1 is one forward pass with the pooling over all its frames.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from posejax.geometry.rotations import rot6d_to_matrix
+
+WINDOW = 32
+NUM_CONV = 5  # 2**5 = WINDOW
+POSE_JOINTS = 24
+HN_DIM = 8
+CAMERA_DIM = 4
+
+
+class TemporalEncoder(nn.Module):
+    """Five width-2 convolutions; dilation 2^i on a frame axis (VALID): 32 frames -> 1 position.
+
+    Input (..., L, F) with L >= 32, output (..., L - 31, features).
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x):
+        for i in range(NUM_CONV):
+            x = nn.Conv(self.features, kernel_size=(2,), kernel_dilation=(2 ** i,), padding="VALID",
+                        name=f"conv{i}")(x)
+            x = nn.relu(x)
+        return x
+
+
+class PoolConcatDense(nn.Module):
+    """Max-pool a projection of all positions, concatenate to each, then dense layers.
+
+    Input (B, N, D) -> (B, N, dense_features); the pool is over N (positions of one sequence).
+    Positions where `mask` is False (padding) take no part in the pool.
+    """
+
+    pool_features: int
+    dense_features: int
+    num_dense: int
+
+    @nn.compact
+    def __call__(self, x, mask=None):
+        pooled = nn.Dense(self.pool_features, name="pool_proj")(x)
+        if mask is not None:
+            pooled = jnp.where(mask[..., None], pooled, -jnp.inf)
+        pooled = jnp.max(pooled, axis=-2, keepdims=True)
+        x = jnp.concatenate([x, jnp.broadcast_to(pooled, x.shape[:-1] + pooled.shape[-1:])], -1)
+        for i in range(self.num_dense):
+            x = nn.relu(nn.Dense(self.dense_features, name=f"dense{i}")(x))
+        return x
+
+
+class PooledRegressor(nn.Module):
+    """The regressor. Defaults are the paper's: 3 blocks x 2 dense layers of 2048 units,
+    512 max-pooled units.
+
+    Attributes:
+      conv_features: channels of the temporal CNN.
+      pool_features: units of the max-pooled vector of each block.
+      dense_features: units of the dense layers.
+      num_blocks: pool-concat-dense blocks.
+      dense_per_block: dense layers per block.
+    """
+
+    conv_features: int = 512
+    pool_features: int = 512
+    dense_features: int = 2048
+    num_blocks: int = 3
+    dense_per_block: int = 2
+
+    @nn.compact
+    def __call__(self, frames, mask=None) -> Dict[str, jax.Array]:
+        """Args:
+          frames: (B, N, 32, F) N neighbourhoods of 32 frames (training), or (B, T, F) whole
+            sequences (inference; edges are padded by repeating the first / last frame).
+          mask: optional (B, N) or (B, T) bool, False on padding positions (excluded from pools).
+
+        Returns:
+          dict of per-position outputs, (B, N or T, ...): "hn_betas" (8), "pose_matrix"
+          (24, 3, 3), "transl_hn" (3), "camera" (4: pitch rad, roll rad, height in HN metres,
+          horizontal FoV rad).
+        """
+        if frames.ndim == 4:
+            h = TemporalEncoder(self.conv_features, name="encoder")(frames)[..., 0, :]
+        elif frames.ndim == 3:
+            # Position t sees frames t-16 .. t+15, as a training neighbourhood centred on t does.
+            half = WINDOW // 2
+            padded = jnp.concatenate([jnp.repeat(frames[:, :1], half, 1), frames,
+                                      jnp.repeat(frames[:, -1:], half - 1, 1)], 1)
+            h = TemporalEncoder(self.conv_features, name="encoder")(padded)
+        else:
+            raise ValueError(f"`frames` must be (B, N, 32, F) or (B, T, F), got {frames.shape}")
+        for b in range(self.num_blocks):
+            h = PoolConcatDense(self.pool_features, self.dense_features, self.dense_per_block,
+                                name=f"block{b}")(h, mask)
+        pose6d = nn.Dense(POSE_JOINTS * 6, name="pose_head", kernel_init=nn.initializers.zeros,
+                          bias_init=_identity_6d)(h)
+        return {
+            "hn_betas": nn.Dense(HN_DIM, name="shape_head")(h),
+            "pose_matrix": rot6d_to_matrix(pose6d.reshape(pose6d.shape[:-1] + (POSE_JOINTS, 6))),
+            "transl_hn": nn.Dense(3, name="translation_head")(h),
+            "camera": nn.Dense(CAMERA_DIM, name="camera_head")(h),
+        }
+
+
+def _identity_6d(key, shape, dtype=jnp.float32):
+    """Bias that starts every joint at the identity rotation (6D of I = (1,0,0, 0,1,0))."""
+    del key
+    return jnp.tile(jnp.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], dtype), shape[-1] // 6)

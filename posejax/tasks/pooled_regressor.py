@@ -1,0 +1,216 @@
+"""Task: the pooled temporal regressor (Habekost et al.) on synthetic monocular sequences.
+
+Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stream_examples`),
+synthesised once at start-up into an in-memory pool (`config.data`): train and validation splits
+use disjoint seed streams, and with the CMU motion source the clips of the validation split can be
+held out (`data.held_out_clips`, motions not seen in training).
+
+Per frame, the input is the K observed 2D points, normalised by the image (`normalize_observations`)
+and multiplied by their confidence, and the confidences: F = 3K features. Training takes
+`config.model.neighbourhoods` (16) random 32-frame neighbourhoods per sequence (edges padded by
+repetition, like inference); the loss is the paper's weighted L1 on
+  * pose: the 24 joints' rotation matrices (l_theta = 1000),
+  * HN shape: the 8 height-normalised coefficients (l_beta = 10),
+  * translation: the height-normalised root translation (l_T = 100),
+  * joints: the 24 root-relative 3D joints of the predicted pose on the true HN body (l_V = 1; the
+    paper's term on vertices, taken on the joints here),
+  * camera: (pitch, roll, height in HN metres, horizontal FoV) per frame (l_cam = 100, our
+    choice: the paper does not state it).
+Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE (24 joints, HN
+metres, predicted pose and predicted HN shape vs the truth scaled to 1.72 m), translation error
+(HN, mm), camera errors (the per-frame predictions averaged over the sequence; FoV, pitch, roll
+in degrees, height in HN mm).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from posejax import metrics
+from posejax.body import kinematics
+from posejax.body.hn_shape import TARGET_HEIGHT, betas_to_hn, hn_to_betas, load_hn_shape_space
+from posejax.body.loading import load_body_model
+from posejax.geometry.rotations import axis_angle_to_matrix
+from posejax.models.pooled_regressor import WINDOW, PooledRegressor
+from posejax.training.state import TrainState
+from posejax.training.task import Task
+
+
+def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
+    """(T, K, 2) pixels and (T, K) confidences -> (T, 3K) network input.
+
+    Coordinates are centred on the image and divided by half its width (so x is in [-1, 1]);
+    missing points (confidence 0 or non-finite) become 0 with confidence 0.
+    """
+    kp = np.asarray(keypoints2d, np.float32)
+    conf = np.asarray(confidence, np.float32)
+    ok = np.isfinite(conf) & (conf > 0) & np.all(np.isfinite(kp), -1)
+    conf = np.where(ok, conf, 0.0)
+    w, h = image_size
+    xy = (np.where(ok[..., None], kp, 0.0) - np.array([w / 2, h / 2], np.float32)) / (w / 2)
+    xy = xy * conf[..., None]
+    return np.concatenate([xy.reshape(kp.shape[0], -1), conf], -1).astype(np.float32)
+
+
+def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
+    from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
+
+    data = config.data
+    ds_config = builder.SyntheticSequencesConfig(
+        name=f"pooled_regressor_{split}", sequence=dict(min_frames=int(data.min_frames), observation=data.observation),
+        motion_source=data.motion_source, num_procedural_clips=int(data.num_procedural_clips),
+        seed=int(config.seed))
+    return list(builder.stream_examples(ds_config, split=split, num_examples=count))
+
+
+def _prepare(seq: dict, image_size, space, model) -> dict:
+    """One sequence dict -> the arrays the task needs (numpy)."""
+    hn = np.asarray(betas_to_hn(space, model, np.asarray(seq["betas"], np.float32)))
+    cam = np.asarray(seq["camera"], np.float32).copy()
+    cam[2] = float(seq["camera_height_hn"])
+    scale = TARGET_HEIGHT / float(seq["height"])
+    return {"frames": normalize_observations(seq["keypoints2d"], seq["confidence"], image_size),
+            "pose": np.asarray(seq["pose"], np.float32),
+            "transl_hn": np.asarray(seq["transl_hn"], np.float32),
+            "hn_betas": hn.astype(np.float32), "camera": cam,
+            "betas": np.asarray(seq["betas"], np.float32), "hn_scale": np.float32(scale)}
+
+
+class PooledRegressorTask(Task):
+    """See the module docstring."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.model = load_body_model(config.body_model)
+        self.space = load_hn_shape_space(config.hn_shape)
+        self.network = PooledRegressor(**config.model.network.to_dict())
+        self.image_size = (1000, 1000)
+        self._train = None
+        self._validation = None
+
+    # -- data ---------------------------------------------------------------------------------
+
+    @property
+    def train_pool(self) -> List[dict]:
+        if self._train is None:
+            n = int(self.config.data.num_train)
+            print(f"synthesising {n} training sequences ...", flush=True)
+            self._train = [_prepare(s, self.image_size, self.space, self.model)
+                           for s in _sequences(self.config, "train", n)]
+        return self._train
+
+    @property
+    def validation_pool(self) -> List[dict]:
+        if self._validation is None:
+            n = int(self.config.data.num_validation)
+            self._validation = [_prepare(s, self.image_size, self.space, self.model)
+                                for s in _sequences(self.config, "validation", n)]
+        return self._validation
+
+    def train_batch(self, step, local_batch_size, process_index, process_count):
+        pool = self.train_pool
+        n = int(self.config.model.neighbourhoods)
+        rng = np.random.default_rng([int(self.config.seed), int(step)])
+        # The global batch is fixed by (seed, step); this process takes its slice of it.
+        picks = rng.integers(0, len(pool), local_batch_size * process_count)
+        centres = rng.random((picks.size, n))
+        lo = process_index * local_batch_size
+        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "transl_hn", "hn_betas", "camera", "betas")}
+        offsets = np.arange(WINDOW) - WINDOW // 2
+        for i in range(lo, lo + local_batch_size):
+            seq = pool[picks[i]]
+            t = seq["frames"].shape[0]
+            centre = np.floor(centres[i] * t).astype(np.int64)                    # (N,)
+            window = np.clip(centre[:, None] + offsets, 0, t - 1)                   # (N, 32)
+            out["frames"].append(seq["frames"][window])
+            for key in ("pose", "transl_hn"):
+                out[key].append(seq[key][centre])
+            for key in ("hn_betas", "camera", "betas"):
+                out[key].append(seq[key])
+        return {k: np.stack(v) for k, v in out.items()}
+
+    def eval_batches(self):
+        for seq in self.validation_pool:
+            yield {k: np.asarray(v)[None] for k, v in seq.items()}
+
+    # -- model --------------------------------------------------------------------------------
+
+    def _tx(self):
+        cfg = self.config.optimizer
+        schedule = optax.cosine_decay_schedule(cfg.learning_rate, self.config.num_steps, alpha=cfg.final_fraction)
+        return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adam(schedule))
+
+    def init_state(self, rng, batch):
+        params = self.network.init(rng, batch["frames"][:1])
+        # Translations (metres, ~5-15 m away) and cameras are predicted standardised: the heads
+        # start at the data's mean and move in units of its spread (from the first batch; kept in
+        # the state so evaluation and resumed runs use the same constants).
+        stats = {}
+        for key, value in (("transl_hn", batch["transl_hn"]), ("camera", batch["camera"])):
+            flat = jnp.reshape(value, (-1, value.shape[-1]))
+            stats[key] = {"mean": jnp.mean(flat, 0), "std": jnp.maximum(jnp.std(flat, 0), 0.05)}
+        return TrainState.create(params, self._tx(), extra=stats)
+
+    def _joints_hn(self, pose_matrix, hn_betas):
+        """Root-relative joints (..., 24, 3) of rotation matrices on the HN body, metres."""
+        betas = hn_to_betas(self.space, hn_betas)
+        rest = kinematics.rest_joints(self.model, betas)
+        _, pos = kinematics.global_transforms(pose_matrix, rest)
+        return pos - pos[..., :1, :]
+
+    def predict(self, params, stats, frames):
+        """Frames (B, N, 32, F) or whole sequences (B, T, F) -> per-position outputs in their
+        units (see `PooledRegressor`; translation and camera de-standardised with `stats`)."""
+        out = dict(self.network.apply(params, frames))
+        for key in ("transl_hn", "camera"):
+            out[key] = stats[key]["mean"] + stats[key]["std"] * out[key]
+        return out
+
+    def losses(self, params, stats, batch):
+        """The weighted L1 terms (module docstring) and their sum."""
+        out = self.predict(params, stats, batch["frames"])
+        w = self.config.loss
+        gt_rot = axis_angle_to_matrix(batch["pose"])                          # (B, N, 24, 3, 3)
+        n = out["pose_matrix"].shape[1]
+        hn_gt = jnp.broadcast_to(batch["hn_betas"][:, None], out["hn_betas"].shape)
+        cam_gt = jnp.broadcast_to(batch["camera"][:, None], out["camera"].shape)
+        b = out["pose_matrix"].shape[0]
+        flat = lambda x: x.reshape((b * n,) + x.shape[2:])  # noqa: E731
+        joints_pred = self._joints_hn(flat(out["pose_matrix"]), flat(hn_gt))
+        joints_gt = self._joints_hn(flat(gt_rot), flat(hn_gt))
+        terms = {
+            "pose": w.pose * jnp.mean(jnp.abs(out["pose_matrix"] - gt_rot)),
+            "shape": w.shape * jnp.mean(jnp.abs(out["hn_betas"] - hn_gt)),
+            "translation": w.translation * jnp.mean(jnp.abs(out["transl_hn"] - batch["transl_hn"])),
+            "joints": w.joints * jnp.mean(jnp.abs(joints_pred - joints_gt)),
+            "camera": w.camera * jnp.mean(jnp.abs(out["camera"] - cam_gt)),
+        }
+        return sum(terms.values()), terms
+
+    def train_step(self, state, batch, rng):
+        del rng  # the step is deterministic given the batch
+        (loss, terms), grads = jax.value_and_grad(self.losses, has_aux=True)(state.params, state.extra, batch)
+        return state.apply_gradients(grads, self._tx()), {"loss": loss, **terms}
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def eval_step(self, state, batch):
+        out = self.predict(state.params, state.extra, batch["frames"])
+        pred = self._joints_hn(out["pose_matrix"][0], out["hn_betas"][0])
+        gt = self._joints_hn(axis_angle_to_matrix(batch["pose"][0]),
+                             jnp.broadcast_to(batch["hn_betas"][0], out["hn_betas"][0].shape))
+        camera = jnp.mean(out["camera"][0], 0)
+        errs = metrics.camera_errors(camera, batch["camera"][0])
+        return {"mpjpe_mm": metrics.mpjpe(pred, gt)[None],
+                "pa_mpjpe_mm": metrics.pa_mpjpe(pred, gt)[None],
+                "translation_mm": metrics.translation_error(out["transl_hn"][0], batch["transl_hn"][0])[None],
+                **{f"camera_{k}": v[None] for k, v in errs.items()}}
+
+
+TASK = PooledRegressorTask
