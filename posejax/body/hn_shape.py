@@ -9,9 +9,10 @@ regressor therefore predicts shape in a space where every body is 1.72 m tall:
   2. PCA with 8 components of those normalised meshes: HN coefficients are the projections in
      units of each component's standard deviation (so they are ~N(0, 1));
   3. fit body-model betas to each normalised mesh (linear least squares: the T-pose mesh is
-     affine in betas) -- the betas of a 1.72 m body with that shape;
+     affine in betas; one extra row holds the height at 1.72 m) -- the betas of a 1.72 m body
+     with that shape;
   4. train the mapping network Theta (2 dense layers, 16 hidden units, tanh) from the 8 HN
-     coefficients to those betas.
+     coefficients to those betas (loss: the mesh and height error of its betas).
 
 `hn_to_betas` is Theta; `betas_to_hn` measures any betas (e.g. a dataset's ground truth) in the
 HN space; `hn_to_metric` / `metric_to_hn` scale translations between HN and metric units given a
@@ -140,23 +141,36 @@ def fit_hn_shape_space(model: BodyModel, num_samples: int = 1000, seed: int = 0,
     zero = _rest_meshes(model, np.zeros((1, num_betas)))[0].reshape(-1)
     design = np.stack([_rest_meshes(model, np.eye(num_betas)[i:i + 1])[0].reshape(-1) - zero
                        for i in range(num_betas)], 1)                     # (3V, S)
-    fitted, *_ = np.linalg.lstsq(design, (flat - zero).T, rcond=None)
+    # The height (top minus bottom vertex of the mean shape, affine in b) is held at 1.72 m by one
+    # extra least-squares row weighted like the whole mesh.
+    top, bottom = int(np.argmax(mean[1::3])), int(np.argmin(mean[1::3]))
+    height_row = design[3 * top + 1] - design[3 * bottom + 1]
+    height_zero = zero[3 * top + 1] - zero[3 * bottom + 1]
+    w_height = float(design.shape[0])
+    a = np.concatenate([design, np.sqrt(w_height) * height_row[None]], 0)
+    rhs = np.concatenate([(flat - zero).T, np.full((1, num_samples), np.sqrt(w_height) * (TARGET_HEIGHT - height_zero))], 0)
+    fitted, *_ = np.linalg.lstsq(a, rhs, rcond=None)
     fitted = fitted.T                                                     # (N, S)
     residual = flat - zero - fitted @ design.T
     fit_rms_mm = float(1e3 * np.sqrt(np.mean(residual ** 2) * 3))
-    # Theta: a 2-layer MLP, Adam on the mean squared error in betas.
+    # Theta: a 2-layer MLP, Adam on what matters: the squared mesh error of its betas against the
+    # fitted ones, (d b)^T G (d b) per coordinate with G = design^T design, plus the same height row.
     key = jax.random.key(seed)
     k1, k2 = jax.random.split(key)
     params = {"w1": jax.random.normal(k1, (NUM_COMPONENTS, HIDDEN)) / np.sqrt(NUM_COMPONENTS),
               "b1": jnp.zeros(HIDDEN), "w2": jax.random.normal(k2, (HIDDEN, num_betas)) / np.sqrt(HIDDEN),
               "b2": jnp.asarray(fitted.mean(0), jnp.float32)}
     x, y = jnp.asarray(hn, jnp.float32), jnp.asarray(fitted, jnp.float32)
+    gram = jnp.asarray(design.T @ design / design.shape[0], jnp.float32)
+    hrow = jnp.asarray(height_row, jnp.float32)
     tx = optax.adam(optax.cosine_decay_schedule(1e-2, train_steps))
     opt_state = tx.init(params)
 
     def loss_fn(p):
         pred = jnp.tanh(x @ p["w1"] + p["b1"]) @ p["w2"] + p["b2"]
-        return jnp.mean(jnp.square(pred - y))
+        d = pred - y
+        height = height_zero + pred @ hrow
+        return jnp.mean(jnp.sum((d @ gram) * d, -1) + jnp.square(height - TARGET_HEIGHT))
 
     @jax.jit
     def step(p, s):
@@ -168,7 +182,8 @@ def fit_hn_shape_space(model: BodyModel, num_samples: int = 1000, seed: int = 0,
     for i in range(train_steps):
         params, opt_state, loss = step(params, opt_state)
         if verbose and (i + 1) % 1000 == 0:
-            print(f"  Theta step {i + 1}/{train_steps}: mse(betas) = {float(loss):.5f}", flush=True)
+            print(f"  Theta step {i + 1}/{train_steps}: rms mesh + height error "
+                  f"{1e3 * np.sqrt(float(loss)):.2f} mm", flush=True)
     space = HNShapeSpace(mean=jnp.asarray(mean.reshape(-1, 3), jnp.float32),
                          basis=jnp.asarray(basis.reshape(NUM_COMPONENTS, -1, 3), jnp.float32),
                          std=jnp.asarray(std, jnp.float32),
@@ -179,7 +194,8 @@ def fit_hn_shape_space(model: BodyModel, num_samples: int = 1000, seed: int = 0,
     theta_mesh = zero + pred @ design.T
     theta_rms_mm = float(1e3 * np.sqrt(np.mean((theta_mesh - flat) ** 2) * 3))
     report = {"num_samples": num_samples, "explained_variance": explained, "beta_fit_rms_mm": fit_rms_mm,
-              "theta_rmse_betas": float(np.sqrt(loss)), "theta_mesh_rms_mm": theta_rms_mm,
+              "theta_mesh_rms_mm": theta_rms_mm,
+              "theta_height_error_mm": float(1e3 * np.mean(np.abs(height_zero + pred @ height_row - TARGET_HEIGHT))),
               "theta_seconds": time.perf_counter() - t0}
     return space, report
 

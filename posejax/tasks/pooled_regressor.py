@@ -1,9 +1,9 @@
 """Task: the pooled temporal regressor (Habekost et al.) on synthetic monocular sequences.
 
-Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stream_examples`),
-synthesised once at start-up into an in-memory pool (`config.data`): train and validation splits
-use disjoint seed streams, and with the CMU motion source the clips of the validation split can be
-held out (`data.held_out_clips`, motions not seen in training).
+Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stream_examples`)
+synthesised at start-up into in-memory pools (`config.data`). The motion clips are split first
+(`split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
+motions never seen in training, on their own seed stream (subjects and cameras differ too).
 
 Per frame, the input is the K observed 2D points, normalised by the image (`normalize_observations`)
 and multiplied by their confidence, and the confidences: F = 3K features. Training takes
@@ -16,10 +16,11 @@ repetition, like inference); the loss is the paper's weighted L1 on
     paper's term on vertices, taken on the joints here),
   * camera: (pitch, roll, height in HN metres, horizontal FoV) per frame (l_cam = 100, our
     choice: the paper does not state it).
-Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE (24 joints, HN
-metres, predicted pose and predicted HN shape vs the truth scaled to 1.72 m), translation error
-(HN, mm), camera errors (the per-frame predictions averaged over the sequence; FoV, pitch, roll
-in degrees, height in HN mm).
+Translation and camera are predicted standardised by the statistics of the first batch (kept in
+the train state). Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE
+(24 joints, root-relative, HN metres: predicted pose on the predicted HN shape vs the true pose on
+the true HN shape), translation error (HN, mm), camera errors (per-frame predictions averaged over
+the sequence; FoV, pitch, roll in degrees, height in HN mm).
 """
 
 from __future__ import annotations
@@ -58,15 +59,42 @@ def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
     return np.concatenate([xy.reshape(kp.shape[0], -1), conf], -1).astype(np.float32)
 
 
+_POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, split), per process
+
+
+def split_clips(clips, held_out_every: int):
+    """Motion clips -> (training clips, held-out clips): every `held_out_every`-th clip in name
+    order is held out (0 = none), so validation motions are never seen in training."""
+    if held_out_every <= 0:
+        return list(clips), list(clips)
+    ordered = sorted(clips, key=lambda c: c.name)
+    held = [c for i, c in enumerate(ordered) if i % held_out_every == held_out_every // 2]
+    train = [c for i, c in enumerate(ordered) if i % held_out_every != held_out_every // 2]
+    if not held or not train:
+        raise ValueError(f"{len(clips)} clips cannot be split with held_out_every={held_out_every}")
+    return train, held
+
+
 def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
+    """`count` sequences of a split, synthesised from that split's motion clips (cached)."""
+    from posejax_datasets import common
     from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
 
     data = config.data
-    ds_config = builder.SyntheticSequencesConfig(
-        name=f"pooled_regressor_{split}", sequence=dict(min_frames=int(data.min_frames), observation=data.observation),
-        motion_source=data.motion_source, num_procedural_clips=int(data.num_procedural_clips),
-        seed=int(config.seed))
-    return list(builder.stream_examples(ds_config, split=split, num_examples=count))
+    key = f"{data.to_json()}|{config.seed}|{config.body_model}|{split}|{count}"
+    if key not in _POOLS:
+        ds_config = builder.SyntheticSequencesConfig(
+            name=f"pooled_regressor_{split}",
+            sequence=dict(min_frames=int(data.min_frames), observation=data.observation),
+            motion_source=data.motion_source, num_procedural_clips=int(data.num_procedural_clips),
+            seed=int(config.seed), body_model=config.body_model)
+        clips = common.load_motion(builder.NAME, data.motion_source, ds_config.sequence_config().fps,
+                                   int(data.num_procedural_clips), int(config.seed))
+        train, held = split_clips(clips, int(data.held_out_every))
+        use = train if split == "train" else held
+        print(f"{split}: {count} sequences from {len(use)} motion clips", flush=True)
+        _POOLS[key] = list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
+    return _POOLS[key]
 
 
 def _prepare(seq: dict, image_size, space, model) -> dict:
@@ -100,7 +128,6 @@ class PooledRegressorTask(Task):
     def train_pool(self) -> List[dict]:
         if self._train is None:
             n = int(self.config.data.num_train)
-            print(f"synthesising {n} training sequences ...", flush=True)
             self._train = [_prepare(s, self.image_size, self.space, self.model)
                            for s in _sequences(self.config, "train", n)]
         return self._train

@@ -71,3 +71,18 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
     assert scalars["pa_mpjpe_mm"] <= scalars["mpjpe_mm"] + 1e-3  # Procrustes can only help
     again = loop.evaluate(str(tmp_path))
     assert again["pa_mpjpe_mm"] == pytest.approx(scalars["pa_mpjpe_mm"], rel=1e-5)
+
+
+def test_split_clips_holds_out_whole_motions():
+    from posejax.tasks.pooled_regressor import split_clips
+
+    class Clip:
+        def __init__(self, name):
+            self.name = name
+
+    clips = [Clip(f"c{i:02d}") for i in range(12)]
+    train, held = split_clips(clips, 5)
+    assert [c.name for c in held] == ["c02", "c07"]
+    assert not {c.name for c in train} & {c.name for c in held} and len(train) == 10
+    with pytest.raises(ValueError, match="cannot be split"):
+        split_clips(clips[:1], 5)
