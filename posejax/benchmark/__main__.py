@@ -1,11 +1,12 @@
-"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, synth."""
+"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, regressor, synth."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 
-BENCHMARKS = {"ba": "posejax.benchmark.ba", "body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth"}
+BENCHMARKS = {"ba": "posejax.benchmark.ba", "body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth",
+              "regressor": "posejax.benchmark.regressor"}
 
 
 def main() -> None:

@@ -8,10 +8,10 @@ as 6D rotations, turned into matrices; axis-angle on the way out), height-normal
 translation (3) and the static camera (pitch, roll, height, FoV).
 
 One set of weights serves training and inference. Training feeds N sampled neighbourhoods of a
-sequence, `(B, N, 32, F)`; inference feeds the whole sequence, `(B, T, F)`, which the same
-convolutions read with dilations 1, 2, 4, 8, 16 (a stride-2 convolution tree over a 32-frame
-window is exactly a dilated convolution chain evaluated at one position), so a sequence of any
-length >= 1 is one forward pass with the pooling over all its frames.
+sequence, `(B, N, 32, F)`, read by stride-2 convolutions; inference feeds the whole sequence,
+`(B, T, F)`, which the same kernels read with dilations 1, 2, 4, 8, 16 (a stride-2 convolution
+tree over a 32-frame window is exactly a dilated convolution chain evaluated at one position), so
+a sequence of any length >= 1 is one forward pass with the pooling over all its frames.
 """
 
 from __future__ import annotations
@@ -32,18 +32,20 @@ CAMERA_DIM = 4
 
 
 class TemporalEncoder(nn.Module):
-    """Five width-2 convolutions; dilation 2^i on a frame axis (VALID): 32 frames -> 1 position.
+    """Five width-2 convolutions (VALID): 32 frames -> 1 position.
 
-    Input (..., L, F) with L >= 32, output (..., L - 31, features).
+    `strided=True` (training, one 32-frame neighbourhood): stride 2, 32 -> 16 -> ... -> 1.
+    `strided=False` (inference, a whole padded sequence): dilation 2^i, the same kernels evaluated
+    at every position. Input (..., L, F); output (..., 1, features) or (..., L - 31, features).
     """
 
     features: int
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, strided: bool):
         for i in range(NUM_CONV):
-            x = nn.Conv(self.features, kernel_size=(2,), kernel_dilation=(2 ** i,), padding="VALID",
-                        name=f"conv{i}")(x)
+            step = dict(strides=(2,)) if strided else dict(kernel_dilation=(2 ** i,))
+            x = nn.Conv(self.features, kernel_size=(2,), padding="VALID", name=f"conv{i}", **step)(x)
             x = nn.relu(x)
         return x
 
@@ -98,17 +100,19 @@ class PooledRegressor(nn.Module):
 
         Returns:
           dict of per-position outputs, (B, N or T, ...): "hn_betas" (8), "pose_matrix"
-          (24, 3, 3), "transl_hn" (3), "camera" (4: pitch rad, roll rad, height in HN metres,
+          (24, 3, 3), "root_hn" (3), "camera" (4: pitch rad, roll rad, height in HN metres,
           horizontal FoV rad).
         """
         if frames.ndim == 4:
-            h = TemporalEncoder(self.conv_features, name="encoder")(frames)[..., 0, :]
+            if frames.shape[-2] != WINDOW:
+                raise ValueError(f"neighbourhoods must have {WINDOW} frames, got {frames.shape}")
+            h = TemporalEncoder(self.conv_features, name="encoder")(frames, strided=True)[..., 0, :]
         elif frames.ndim == 3:
             # Position t sees frames t-16 .. t+15, as a training neighbourhood centred on t does.
             half = WINDOW // 2
             padded = jnp.concatenate([jnp.repeat(frames[:, :1], half, 1), frames,
                                       jnp.repeat(frames[:, -1:], half - 1, 1)], 1)
-            h = TemporalEncoder(self.conv_features, name="encoder")(padded)
+            h = TemporalEncoder(self.conv_features, name="encoder")(padded, strided=False)
         else:
             raise ValueError(f"`frames` must be (B, N, 32, F) or (B, T, F), got {frames.shape}")
         for b in range(self.num_blocks):
@@ -119,7 +123,7 @@ class PooledRegressor(nn.Module):
         return {
             "hn_betas": nn.Dense(HN_DIM, name="shape_head")(h),
             "pose_matrix": rot6d_to_matrix(pose6d.reshape(pose6d.shape[:-1] + (POSE_JOINTS, 6))),
-            "transl_hn": nn.Dense(3, name="translation_head")(h),
+            "root_hn": nn.Dense(3, name="translation_head")(h),
             "camera": nn.Dense(CAMERA_DIM, name="camera_head")(h),
         }
 

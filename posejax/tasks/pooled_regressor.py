@@ -4,6 +4,7 @@ Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stre
 synthesised at start-up into in-memory pools (`config.data`). The motion clips are split first
 (`split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
 motions never seen in training, on their own seed stream (subjects and cameras differ too).
+`data.train_procedural_clips` adds that many embedded procedural clips to the training motion only.
 
 Per frame, the input is the K observed 2D points, normalised by the image (`normalize_observations`)
 and multiplied by their confidence, and the confidences: F = 3K features. Training takes
@@ -11,7 +12,7 @@ and multiplied by their confidence, and the confidences: F = 3K features. Traini
 repetition, like inference); the loss is the paper's weighted L1 on
   * pose: the 24 joints' rotation matrices (l_theta = 1000),
   * HN shape: the 8 height-normalised coefficients (l_beta = 10),
-  * translation: the height-normalised root translation (l_T = 100),
+  * translation: the pelvis position in the height-normalised world (`_root_hn`; l_T = 100),
   * joints: the 24 root-relative 3D joints of the predicted pose on the true HN body (l_V = 1; the
     paper's term on vertices, taken on the joints here),
   * camera: (pitch, roll, height in HN metres, horizontal FoV) per frame (l_cam = 100, our
@@ -19,12 +20,13 @@ repetition, like inference); the loss is the paper's weighted L1 on
 Translation and camera are predicted standardised by the statistics of the first batch (kept in
 the train state). Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE
 (24 joints, root-relative, HN metres: predicted pose on the predicted HN shape vs the true pose on
-the true HN shape), translation error (HN, mm), camera errors (per-frame predictions averaged over
+the true HN shape), translation error (pelvis position, HN, mm), camera errors (per-frame predictions averaged over
 the sequence; FoV, pitch, roll in degrees, height in HN mm).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Dict, List
 
 import jax
@@ -91,10 +93,24 @@ def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> Lis
         clips = common.load_motion(builder.NAME, data.motion_source, ds_config.sequence_config().fps,
                                    int(data.num_procedural_clips), int(config.seed))
         train, held = split_clips(clips, int(data.held_out_every))
+        extra = int(data.get("train_procedural_clips", 0))
+        if extra and split == "train":  # widen the training motion (evaluation stays on held-out clips)
+            from posejax.synth.procedural import procedural_clips
+
+            train = train + procedural_clips(extra, ds_config.sequence_config().fps, int(config.seed) + 1,
+                                             body_model=config.body_model)
         use = train if split == "train" else held
         print(f"{split}: {count} sequences from {len(use)} motion clips", flush=True)
         _POOLS[key] = list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
     return _POOLS[key]
+
+
+def _root_hn(seq: dict, model) -> np.ndarray:
+    """(T, 3) the pelvis position in the height-normalised world (the true scene scaled about the
+    world origin so the person is 1.72 m tall), metres. The pelvis rather than the body model's
+    origin: the origin's offset from the pelvis does not scale with the body."""
+    pelvis = np.asarray(kinematics.rest_joints(model, np.asarray(seq["betas"], np.float32)))[0]
+    return ((np.asarray(seq["transl"]) + pelvis) * (TARGET_HEIGHT / float(seq["height"]))).astype(np.float32)
 
 
 def _prepare(seq: dict, image_size, space, model) -> dict:
@@ -105,7 +121,7 @@ def _prepare(seq: dict, image_size, space, model) -> dict:
     scale = TARGET_HEIGHT / float(seq["height"])
     return {"frames": normalize_observations(seq["keypoints2d"], seq["confidence"], image_size),
             "pose": np.asarray(seq["pose"], np.float32),
-            "transl_hn": np.asarray(seq["transl_hn"], np.float32),
+            "root_hn": _root_hn(seq, model),
             "hn_betas": hn.astype(np.float32), "camera": cam,
             "betas": np.asarray(seq["betas"], np.float32), "hn_scale": np.float32(scale)}
 
@@ -148,7 +164,7 @@ class PooledRegressorTask(Task):
         picks = rng.integers(0, len(pool), local_batch_size * process_count)
         centres = rng.random((picks.size, n))
         lo = process_index * local_batch_size
-        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "transl_hn", "hn_betas", "camera", "betas")}
+        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "hn_betas", "camera", "betas")}
         offsets = np.arange(WINDOW) - WINDOW // 2
         for i in range(lo, lo + local_batch_size):
             seq = pool[picks[i]]
@@ -156,7 +172,7 @@ class PooledRegressorTask(Task):
             centre = np.floor(centres[i] * t).astype(np.int64)                    # (N,)
             window = np.clip(centre[:, None] + offsets, 0, t - 1)                   # (N, 32)
             out["frames"].append(seq["frames"][window])
-            for key in ("pose", "transl_hn"):
+            for key in ("pose", "root_hn"):
                 out[key].append(seq[key][centre])
             for key in ("hn_betas", "camera", "betas"):
                 out[key].append(seq[key])
@@ -179,7 +195,7 @@ class PooledRegressorTask(Task):
         # start at the data's mean and move in units of its spread (from the first batch; kept in
         # the state so evaluation and resumed runs use the same constants).
         stats = {}
-        for key, value in (("transl_hn", batch["transl_hn"]), ("camera", batch["camera"])):
+        for key, value in (("root_hn", batch["root_hn"]), ("camera", batch["camera"])):
             flat = jnp.reshape(value, (-1, value.shape[-1]))
             stats[key] = {"mean": jnp.mean(flat, 0), "std": jnp.maximum(jnp.std(flat, 0), 0.05)}
         return TrainState.create(params, self._tx(), extra=stats)
@@ -195,7 +211,7 @@ class PooledRegressorTask(Task):
         """Frames (B, N, 32, F) or whole sequences (B, T, F) -> per-position outputs in their
         units (see `PooledRegressor`; translation and camera de-standardised with `stats`)."""
         out = dict(self.network.apply(params, frames))
-        for key in ("transl_hn", "camera"):
+        for key in ("root_hn", "camera"):
             out[key] = stats[key]["mean"] + stats[key]["std"] * out[key]
         return out
 
@@ -214,7 +230,7 @@ class PooledRegressorTask(Task):
         terms = {
             "pose": w.pose * jnp.mean(jnp.abs(out["pose_matrix"] - gt_rot)),
             "shape": w.shape * jnp.mean(jnp.abs(out["hn_betas"] - hn_gt)),
-            "translation": w.translation * jnp.mean(jnp.abs(out["transl_hn"] - batch["transl_hn"])),
+            "translation": w.translation * jnp.mean(jnp.abs(out["root_hn"] - batch["root_hn"])),
             "joints": w.joints * jnp.mean(jnp.abs(joints_pred - joints_gt)),
             "camera": w.camera * jnp.mean(jnp.abs(out["camera"] - cam_gt)),
         }
@@ -236,8 +252,22 @@ class PooledRegressorTask(Task):
         errs = metrics.camera_errors(camera, batch["camera"][0])
         return {"mpjpe_mm": metrics.mpjpe(pred, gt)[None],
                 "pa_mpjpe_mm": metrics.pa_mpjpe(pred, gt)[None],
-                "translation_mm": metrics.translation_error(out["transl_hn"][0], batch["transl_hn"][0])[None],
+                "translation_mm": metrics.translation_error(out["root_hn"][0], batch["root_hn"][0])[None],
                 **{f"camera_{k}": v[None] for k, v in errs.items()}}
+
+    def eval_figures(self, state, workdir, step):
+        """Top-view trajectory and per-frame camera of the first validation sequence
+        (`workdir/figures/step_<step>_{trajectory,camera}.png`)."""
+        from posejax.viz import plot_camera_per_frame, plot_trajectory_top_view, save_figure
+
+        seq = self.validation_pool[0]
+        out = jax.device_get(jax.jit(self.predict)(state.params, state.extra, seq["frames"][None]))
+        folder = os.path.join(workdir, "figures")
+        save_figure(plot_trajectory_top_view(out["root_hn"][0], seq["root_hn"],
+                                             title=f"held-out sequence, step {step} (HN metres)"),
+                    os.path.join(folder, f"step_{step}_trajectory.png"))
+        save_figure(plot_camera_per_frame(out["camera"][0], seq["camera"]),
+                    os.path.join(folder, f"step_{step}_camera.png"))
 
 
 TASK = PooledRegressorTask

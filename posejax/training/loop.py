@@ -67,7 +67,10 @@ def run_evaluation(task: Task, state: TrainState, workdir: str, step: int) -> Di
     if not results:
         return {}
     merged = {k: np.concatenate(v, 0) for k, v in results.items()}
-    return task.eval_summary(merged, workdir, step)
+    scalars = task.eval_summary(merged, workdir, step)
+    if jax.process_index() == 0:
+        task.eval_figures(state, workdir, step)
+    return scalars
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str

@@ -70,6 +70,11 @@ class Task(abc.ABC):
         return {k: float(np.mean(v)) for k, v in results.items()}
 
 
+    def eval_figures(self, state: TrainState, workdir: str, step: int) -> None:
+        """Writes figures of the current model into `workdir` after an evaluation (default: none)."""
+        del state, workdir, step
+
+
 def get_task(config: ml_collections.ConfigDict) -> Task:
     """Instantiates `posejax.tasks.<config.task>.TASK` with the config."""
     name = config.get("task")

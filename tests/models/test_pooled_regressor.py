@@ -33,7 +33,7 @@ def test_output_shapes_and_rotations(net_and_params):
     out = net.apply(params, jnp.asarray(np.random.default_rng(0).normal(size=(2, 50, 12)), jnp.float32))
     assert out["hn_betas"].shape == (2, 50, 8)
     assert out["pose_matrix"].shape == (2, 50, 24, 3, 3)
-    assert out["transl_hn"].shape == (2, 50, 3) and out["camera"].shape == (2, 50, 4)
+    assert out["root_hn"].shape == (2, 50, 3) and out["camera"].shape == (2, 50, 4)
     r = np.asarray(out["pose_matrix"])
     np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-5)
     np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-5)

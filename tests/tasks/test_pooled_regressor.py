@@ -69,6 +69,7 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
                             "camera_roll", "camera_height"}
     assert all(math.isfinite(v) and v >= 0 for v in scalars.values())
     assert scalars["pa_mpjpe_mm"] <= scalars["mpjpe_mm"] + 1e-3  # Procrustes can only help
+    assert sorted(os.listdir(tmp_path / "figures")) == ["step_10_camera.png", "step_10_trajectory.png"]
     again = loop.evaluate(str(tmp_path))
     assert again["pa_mpjpe_mm"] == pytest.approx(scalars["pa_mpjpe_mm"], rel=1e-5)
 

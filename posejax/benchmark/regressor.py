@@ -1,0 +1,96 @@
+"""Pooled-regressor speed: one-shot inference on long sequences, and training steps/s.
+
+    python -m posejax.benchmark regressor [--json_out=benchmark_regressor.json]
+
+  * inference: one forward pass over a whole coco23 sequence of T = 1,000 / 10,000 frames
+    (`PooledRegressorTask.predict`), for the paper-size network and the `:cpu` one: compile time,
+    median of repeated calls after warm-up, and XLA's memory accounting of the compiled program;
+  * training: the jitted train step (forward, the weighted L1 losses with the kinematic chain,
+    backward, Adam) on batches of the experiment's shape, steps/s and sequences/s.
+
+Targets (issue acceptance, this 2-core CPU): 10,000-frame inference <= 1 s after compilation,
+compile <= 20 s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+
+import jax
+import numpy as np
+
+from posejax.benchmark import timing
+
+_EXPERIMENT = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "pooled_regressor.py")
+
+
+def experiment_config(variant=None):
+    """The pooled-regressor experiment config (the file beside the package, or the installed copy)."""
+    spec = importlib.util.spec_from_file_location("pooled_regressor_experiment", _EXPERIMENT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)
+
+
+def _batch(task, batch_size: int, rng: np.random.Generator) -> dict:
+    n = int(task.config.model.neighbourhoods)
+    feats = 3 * 23
+    return {"frames": rng.normal(size=(batch_size, n, 32, feats)).astype(np.float32),
+            "pose": rng.normal(0, 0.2, size=(batch_size, n, 24, 3)).astype(np.float32),
+            "root_hn": rng.normal(size=(batch_size, n, 3)).astype(np.float32),
+            "hn_betas": rng.normal(size=(batch_size, 8)).astype(np.float32),
+            "camera": rng.normal(size=(batch_size, 4)).astype(np.float32),
+            "betas": rng.normal(size=(batch_size, 10)).astype(np.float32)}
+
+
+def measure(variant, frames=(1_000, 10_000), train_repeats: int = 10) -> dict:
+    from posejax.tasks.pooled_regressor import PooledRegressorTask
+
+    cfg = experiment_config(variant)
+    task = PooledRegressorTask(cfg)
+    rng = np.random.default_rng(0)
+    batch = _batch(task, int(cfg.batch_size), rng)
+    state = jax.jit(task.init_state)(jax.random.key(0), batch)
+    name = variant or "paper"
+    rows = []
+    for t in frames:
+        seq = rng.normal(size=(1, t, 3 * 23)).astype(np.float32)
+        stats = timing.time_jitted(task.predict, (state.params, state.extra, seq), repeats=5, warmup=1)
+        compiled = jax.jit(task.predict).lower(state.params, state.extra, seq).compile()
+        mem = compiled.memory_analysis()
+        row = {"network": name, "frames": t, "compile_s": stats["compile_s"],
+               "inference_s": stats["median_ms"] / 1e3, "frames_per_s": t / (stats["median_ms"] / 1e3)}
+        if mem is not None:
+            row["temp_mb"] = mem.temp_size_in_bytes / 2**20
+        rows.append(row)
+        print(f"  {name} T={t}: {row['inference_s']:.3f} s ({row['compile_s']:.1f} s compile)", flush=True)
+    step = jax.jit(task.train_step, donate_argnums=0)
+    t0 = time.perf_counter()
+    state, m = step(state, batch, jax.random.key(0))
+    jax.block_until_ready(m)
+    compile_s = time.perf_counter() - t0
+    times = []
+    for _ in range(train_repeats):
+        t0 = time.perf_counter()
+        state, m = step(state, batch, jax.random.key(0))
+        jax.block_until_ready(m)
+        times.append(time.perf_counter() - t0)
+    med = float(np.median(times))
+    train = {"network": name, "batch_size": int(cfg.batch_size), "neighbourhoods": int(cfg.model.neighbourhoods),
+             "step_compile_s": compile_s, "steps_per_s": 1 / med, "sequences_per_s": int(cfg.batch_size) / med}
+    print(f"  {name} training: {train['steps_per_s']:.2f} steps/s", flush=True)
+    return {"inference": rows, "training": train}
+
+
+def main(argv=None, json_out: str = "benchmark_regressor.json") -> None:
+    del argv
+    hw = timing.hardware()
+    print("hardware:", ", ".join(f"{k}={v}" for k, v in hw.items()), flush=True)
+    results = [measure(None), measure("cpu")]
+    timing.print_table("one-shot inference on a whole sequence (coco23)", [r for x in results for r in x["inference"]],
+                       ["network", "frames", "inference_s", "frames_per_s", "compile_s", "temp_mb"])
+    timing.print_table("training step", [x["training"] for x in results],
+                       ["network", "batch_size", "neighbourhoods", "steps_per_s", "sequences_per_s", "step_compile_s"])
+    timing.write_json(json_out, {"hardware": hw, "results": results})

@@ -1,0 +1,168 @@
+"""`regress_sequence`: SMPL pose, shape, global trajectory and camera from a 2D keypoint sequence
+with a trained pooled temporal regressor (Habekost et al.), in one forward pass.
+
+    regressor = posejax.regress.load_regressor("runs/pooled")     # a training workdir
+    result = posejax.regress.regress_sequence(keypoints, layout="coco17", image_size=(1920, 1080),
+                                              regressor=regressor)
+    refined = posejax.bundle_adjust(keypoints, layout="coco17", image_size=(1920, 1080),
+                                    init=result.bundle_adjust_init(regressor.task.model))
+
+Frames: the regressor's world frame (Y up, ground y = 0, camera at (0, height, 0) looking down +Z
+with the predicted pitch and roll). Lengths are height-normalised: the body is Theta's betas of
+the predicted HN shape, 1.72 m tall, and positions are in that body's metres
+(`RegressionResult.root` rescales them for a known height).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+import jax
+import numpy as np
+
+from posejax.body.hn_shape import TARGET_HEIGHT, hn_to_betas
+from posejax.body.kinematics import rest_joints
+from posejax.body.model import BodyModel
+from posejax.body.layouts import convert_keypoints, get_layout
+from posejax.geometry.cameras import StaticCamera, static_to_perspective
+from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+
+_OPENCV_TO_BA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)  # bundle adjustment's camera axes
+
+
+@dataclasses.dataclass(frozen=True)
+class Regressor:
+    """A trained pooled regressor ready for inference (`load_regressor`)."""
+
+    task: object       # posejax.tasks.pooled_regressor.PooledRegressorTask
+    params: object
+    stats: object
+    layout: str        # the observation layout it was trained on
+    step: int
+    predict: object    # jit(task.predict): (params, stats, frames (B, T, F)) -> outputs
+
+
+def load_regressor(workdir: str) -> Regressor:
+    """The latest checkpoint of a `posejax.train` run of `experiments/pooled_regressor.py`."""
+    from posejax.training import checkpoints
+    from posejax.training.loop import load_config
+    from posejax.training.task import get_task
+
+    config = load_config(workdir)
+    if config.task != "pooled_regressor":
+        raise ValueError(f"{workdir} holds a {config.task!r} run, not a pooled_regressor one")
+    task = get_task(config)
+    layout = get_layout(config.data.observation)
+    dummy = {"frames": np.zeros((1, 1, 32, 3 * layout.num_keypoints), np.float32),
+             "root_hn": np.zeros((1, 1, 3), np.float32), "camera": np.zeros((1, 4), np.float32)}
+    mngr = checkpoints.manager(workdir, int(config.keep_checkpoints))
+    like = jax.eval_shape(task.init_state, jax.random.key(0), dummy)
+    state = checkpoints.restore_latest(mngr, like)
+    mngr.close()
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
+    return Regressor(task=task, params=state.params, stats=state.extra, layout=layout.name,
+                     step=int(state.step), predict=jax.jit(task.predict))
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionResult:
+    """What the regressor says about one sequence (numpy arrays).
+
+    Attributes:
+      pose: (T, 24, 3) axis-angle, world frame (joint 0 = orientation in the world).
+      hn_betas: (8,) height-normalised shape (mean over frames).
+      betas: (S,) body-model betas of that shape at 1.72 m (Theta).
+      root_hn: (T, 3) pelvis position, height-normalised metres, world frame.
+      camera: (4,) static camera (pitch rad, roll rad, height in HN metres, horizontal FoV rad):
+        the per-frame predictions averaged.
+      camera_per_frame: (T, 4) the per-frame predictions.
+      image_size: (W, H) pixels.
+    """
+
+    pose: np.ndarray
+    hn_betas: np.ndarray
+    betas: np.ndarray
+    root_hn: np.ndarray
+    camera: np.ndarray
+    camera_per_frame: np.ndarray
+    image_size: Tuple[int, int]
+
+    def root(self, height: float) -> np.ndarray:
+        """(T, 3) pelvis position in metres for a person `height` metres tall."""
+        return self.root_hn * (height / TARGET_HEIGHT)
+
+    def transl_hn(self, model: BodyModel) -> np.ndarray:
+        """(T, 3) body-model translation (`kinematics.joints(model, pose, betas, transl)`) that puts
+        the pelvis of the HN body (`betas`) at `root_hn`."""
+        return self.root_hn - np.asarray(rest_joints(model, self.betas))[0]
+
+    def static_camera(self) -> StaticCamera:
+        """The predicted camera (heights in HN metres)."""
+        pitch, roll, height, fov = (np.float32(v) for v in self.camera)
+        return StaticCamera(pitch=pitch, roll=roll, height=height, hfov=fov, image_size=self.image_size)
+
+    def bundle_adjust_init(self, model: BodyModel) -> dict:
+        """The result as an initialisation of `posejax.bundle_adjust` (weak perspective, the
+        orientation relative to the camera): {"pose", "betas", "cameras": {"scale", "translation"}}.
+
+        Each frame's weak camera is the tangent of the predicted perspective camera at the pelvis:
+        scale = focal / pelvis depth (pixels per metre), and the translation puts the model's
+        pelvis (its rest joint 0, where bundle adjustment's model keeps it) on the pelvis pixel."""
+        cam = static_to_perspective(self.static_camera())
+        rot = np.asarray(cam.R, np.float32)
+        k = np.asarray(cam.K, np.float32)
+        pelvis = self.root_hn @ rot.T + np.asarray(cam.t, np.float32)               # (T, 3) OpenCV
+        depth = np.maximum(pelvis[:, 2], 0.1)
+        scale = k[0, 0] / depth
+        pixel = k[0, 0] * pelvis[:, :2] / depth[:, None] + k[:2, 2]
+        rest_pelvis = np.asarray(rest_joints(model, self.betas))[0]
+        translation = pixel - scale[:, None] * np.array([rest_pelvis[0], -rest_pelvis[1]], np.float32)
+        root = np.asarray(axis_angle_to_matrix(self.pose[:, 0]))
+        pose = self.pose.copy()
+        pose[:, 0] = np.asarray(matrix_to_axis_angle(_OPENCV_TO_BA @ rot @ root))
+        return {"pose": pose, "betas": self.betas,
+                "cameras": {"scale": scale, "translation": translation.astype(np.float32)}}
+
+
+def regress_sequence(keypoints, confidences: Optional[np.ndarray] = None, *, layout: str,
+                     image_size: Tuple[int, int], regressor: Regressor) -> RegressionResult:
+    """Runs the regressor on a whole sequence.
+
+    Args:
+      keypoints: (T, K, 2) pixels or (T, K, 3) with confidences; NaN marks missing points.
+      confidences: (T, K), if not in `keypoints`.
+      layout: the keypoints' layout; converted to the regressor's (points it cannot get are
+        missing, e.g. the feet of coco23 from coco17).
+      image_size: (W, H) pixels (the regressor was trained on 1000 x 1000 images; coordinates are
+        normalised by the width, so other sizes keep the geometry).
+      regressor: from `load_regressor`.
+
+    Returns:
+      RegressionResult.
+    """
+    from posejax.tasks.pooled_regressor import normalize_observations
+
+    kp = np.asarray(keypoints, np.float32)
+    if kp.ndim != 3 or kp.shape[-1] not in (2, 3) or kp.shape[0] < 1:
+        raise ValueError(f"`keypoints` must be (T, K, 2) or (T, K, 3) with T >= 1, got {kp.shape}")
+    conf = kp[..., 2] if kp.shape[-1] == 3 else (
+        np.ones(kp.shape[:2], np.float32) if confidences is None else np.asarray(confidences, np.float32))
+    if conf.shape != kp.shape[:2]:
+        raise ValueError(f"`confidences` must have shape {kp.shape[:2]}, got {conf.shape}")
+    src = get_layout(layout)
+    if kp.shape[1] != src.num_keypoints:
+        raise ValueError(f"layout {layout!r} has {src.num_keypoints} keypoints; got {kp.shape[1]}")
+    joined = np.concatenate([np.nan_to_num(kp[..., :2]), np.where(np.isfinite(kp[..., :2]).all(-1), conf, 0)[..., None]], -1)
+    if src.name != regressor.layout:
+        joined = np.asarray(convert_keypoints(joined, src, regressor.layout, has_confidence=True)[0])
+    frames = normalize_observations(joined[..., :2], joined[..., 2], tuple(image_size))
+    out = jax.device_get(regressor.predict(regressor.params, regressor.stats, frames[None]))
+    hn = out["hn_betas"][0].mean(0)
+    pose = np.asarray(matrix_to_axis_angle(out["pose_matrix"][0]), np.float32)
+    return RegressionResult(
+        pose=pose, hn_betas=hn, betas=np.asarray(hn_to_betas(regressor.task.space, hn)),
+        root_hn=out["root_hn"][0], camera=out["camera"][0].mean(0),
+        camera_per_frame=out["camera"][0], image_size=tuple(int(v) for v in image_size))
+
