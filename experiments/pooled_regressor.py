@@ -32,11 +32,13 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         held_out_every=5, train_procedural_clips=0, num_train=2000, num_validation=100))
     cfg.model = ml_collections.ConfigDict(dict(
         neighbourhoods=16,
+        adversarial=False,  # the paper's "adversarial + pooling" variant (Table 2)
+        discriminator=dict(features=256, pool_features=128, num_blocks=2),
         network=dict(conv_features=512, pool_features=512, dense_features=2048, num_blocks=3,
                      dense_per_block=2)))
     cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4, final_fraction=0.1, grad_clip=10.0))
     cfg.loss = ml_collections.ConfigDict(dict(pose=1000.0, shape=10.0, translation=100.0, joints=1.0,
-                                              camera=100.0))
+                                              camera=100.0, adversarial=10.0))
     if arg == "tiny":
         cfg.num_steps = 60
         cfg.batch_size = 4
@@ -47,6 +49,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
                         num_train=8, num_validation=2)
         cfg.model.neighbourhoods = 8
         cfg.model.network.update(conv_features=32, pool_features=32, dense_features=64)
+        cfg.model.discriminator.update(features=32, pool_features=16)
         cfg.optimizer.learning_rate = 1e-3
     elif arg == "cpu":
         # CPU-feasible: a narrower network on 600 sequences of >= 300 frames whose motion is the

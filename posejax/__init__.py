@@ -4,6 +4,9 @@ Public API (more arrives with each capability):
   load_body_model, BodyModel, forward, joints, keypoints, vertices: SMPL-layout body models.
   bundle_adjust, BAResult: whole-video SMPL bundle adjustment (Arnab et al. 2019); also
     `python -m posejax.bundle_adjust`.
+  posejax.regress: `regress_sequence` with a trained pooled temporal regressor (Habekost et al.).
+  posejax.train / posejax.evaluate: `python -m posejax.train --config=experiments/<name>.py[:tiny]
+    --workdir=DIR` trains any model on the shared harness (`posejax.training`).
   posejax.geometry: rotations, cameras, projection, Procrustes, triangulation.
   posejax.metrics: MPJPE and friends, defined once.
   posejax.viz: matplotlib figures of bodies and 2D skeletons.

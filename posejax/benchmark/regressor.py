@@ -41,8 +41,7 @@ def _batch(task, batch_size: int, rng: np.random.Generator) -> dict:
             "pose": rng.normal(0, 0.2, size=(batch_size, n, 24, 3)).astype(np.float32),
             "root_hn": rng.normal(size=(batch_size, n, 3)).astype(np.float32),
             "hn_betas": rng.normal(size=(batch_size, 8)).astype(np.float32),
-            "camera": rng.normal(size=(batch_size, 4)).astype(np.float32),
-            "betas": rng.normal(size=(batch_size, 10)).astype(np.float32)}
+            "camera": rng.normal(size=(batch_size, 4)).astype(np.float32)}
 
 
 def measure(variant, frames=(1_000, 10_000), train_repeats: int = 10) -> dict:

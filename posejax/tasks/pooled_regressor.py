@@ -16,7 +16,11 @@ repetition, like inference); the loss is the paper's weighted L1 on
   * joints: the 24 root-relative 3D joints of the predicted pose on the true HN body (l_V = 1; the
     paper's term on vertices, taken on the joints here),
   * camera: (pitch, roll, height in HN metres, horizontal FoV) per frame (l_cam = 100, our
-    choice: the paper does not state it).
+    choice: the paper does not state it);
+  * adversarial (`model.adversarial`, the paper's "adversarial + pooling"): a motion
+    discriminator (`MotionDiscriminator`, the same global pooling) scores the predicted poses and
+    pelvis positions of a sequence's sampled frames against as many frames of another training
+    sequence's true motion; least-squares GAN losses, weight `loss.adversarial`.
 Translation and camera are predicted standardised by the statistics of the first batch (kept in
 the train state). Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE
 (24 joints, root-relative, HN metres: predicted pose on the predicted HN shape vs the true pose on
@@ -40,6 +44,7 @@ from posejax.body import kinematics
 from posejax.body.hn_shape import TARGET_HEIGHT, betas_to_hn, hn_to_betas, load_hn_shape_space
 from posejax.body.loading import load_body_model
 from posejax.geometry.rotations import axis_angle_to_matrix
+from posejax.models.motion_discriminator import MotionDiscriminator
 from posejax.models.pooled_regressor import WINDOW, PooledRegressor
 from posejax.training.state import TrainState
 from posejax.training.task import Task
@@ -118,12 +123,10 @@ def _prepare(seq: dict, image_size, space, model) -> dict:
     hn = np.asarray(betas_to_hn(space, model, np.asarray(seq["betas"], np.float32)))
     cam = np.asarray(seq["camera"], np.float32).copy()
     cam[2] = float(seq["camera_height_hn"])
-    scale = TARGET_HEIGHT / float(seq["height"])
     return {"frames": normalize_observations(seq["keypoints2d"], seq["confidence"], image_size),
             "pose": np.asarray(seq["pose"], np.float32),
             "root_hn": _root_hn(seq, model),
-            "hn_betas": hn.astype(np.float32), "camera": cam,
-            "betas": np.asarray(seq["betas"], np.float32), "hn_scale": np.float32(scale)}
+            "hn_betas": hn.astype(np.float32), "camera": cam}
 
 
 class PooledRegressorTask(Task):
@@ -134,37 +137,31 @@ class PooledRegressorTask(Task):
         self.model = load_body_model(config.body_model)
         self.space = load_hn_shape_space(config.hn_shape)
         self.network = PooledRegressor(**config.model.network.to_dict())
+        self.adversarial = bool(config.model.get("adversarial", False))
+        if self.adversarial:
+            self.discriminator = MotionDiscriminator(**config.model.discriminator.to_dict())
         self.image_size = (1000, 1000)
-        self._train = None
-        self._validation = None
+        self._pools: Dict[str, List[dict]] = {}
 
     # -- data ---------------------------------------------------------------------------------
 
-    @property
-    def train_pool(self) -> List[dict]:
-        if self._train is None:
-            n = int(self.config.data.num_train)
-            self._train = [_prepare(s, self.image_size, self.space, self.model)
-                           for s in _sequences(self.config, "train", n)]
-        return self._train
-
-    @property
-    def validation_pool(self) -> List[dict]:
-        if self._validation is None:
-            n = int(self.config.data.num_validation)
-            self._validation = [_prepare(s, self.image_size, self.space, self.model)
-                                for s in _sequences(self.config, "validation", n)]
-        return self._validation
+    def pool(self, split: str) -> List[dict]:
+        """The prepared sequences of "train" or "validation" (synthesised on first use)."""
+        if split not in self._pools:
+            n = int(self.config.data.num_train if split == "train" else self.config.data.num_validation)
+            self._pools[split] = [_prepare(s, self.image_size, self.space, self.model)
+                                  for s in _sequences(self.config, split, n)]
+        return self._pools[split]
 
     def train_batch(self, step, local_batch_size, process_index, process_count):
-        pool = self.train_pool
+        pool = self.pool("train")
         n = int(self.config.model.neighbourhoods)
         rng = np.random.default_rng([int(self.config.seed), int(step)])
         # The global batch is fixed by (seed, step); this process takes its slice of it.
         picks = rng.integers(0, len(pool), local_batch_size * process_count)
         centres = rng.random((picks.size, n))
         lo = process_index * local_batch_size
-        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "hn_betas", "camera", "betas")}
+        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "hn_betas", "camera")}
         offsets = np.arange(WINDOW) - WINDOW // 2
         for i in range(lo, lo + local_batch_size):
             seq = pool[picks[i]]
@@ -174,12 +171,17 @@ class PooledRegressorTask(Task):
             out["frames"].append(seq["frames"][window])
             for key in ("pose", "root_hn"):
                 out[key].append(seq[key][centre])
-            for key in ("hn_betas", "camera", "betas"):
+            for key in ("hn_betas", "camera"):
                 out[key].append(seq[key])
+            if self.adversarial:  # real motion for the discriminator: n frames of another sequence
+                other = pool[rng.integers(0, len(pool))]
+                frames = np.sort(rng.integers(0, other["pose"].shape[0], n))
+                out.setdefault("real_pose", []).append(other["pose"][frames])
+                out.setdefault("real_root", []).append(other["root_hn"][frames])
         return {k: np.stack(v) for k, v in out.items()}
 
     def eval_batches(self):
-        for seq in self.validation_pool:
+        for seq in self.pool("validation"):
             yield {k: np.asarray(v)[None] for k, v in seq.items()}
 
     # -- model --------------------------------------------------------------------------------
@@ -190,7 +192,12 @@ class PooledRegressorTask(Task):
         return optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adam(schedule))
 
     def init_state(self, rng, batch):
-        params = self.network.init(rng, batch["frames"][:1])
+        g_rng, d_rng = jax.random.split(rng)
+        params = {"generator": self.network.init(g_rng, batch["frames"][:1])}
+        if self.adversarial:
+            n = batch["frames"].shape[1]
+            params["discriminator"] = self.discriminator.init(
+                d_rng, jnp.zeros((1, n, 24, 3, 3)), jnp.zeros((1, n, 3)))
         # Translations (metres, ~5-15 m away) and cameras are predicted standardised: the heads
         # start at the data's mean and move in units of its spread (from the first batch; kept in
         # the state so evaluation and resumed runs use the same constants).
@@ -210,13 +217,19 @@ class PooledRegressorTask(Task):
     def predict(self, params, stats, frames):
         """Frames (B, N, 32, F) or whole sequences (B, T, F) -> per-position outputs in their
         units (see `PooledRegressor`; translation and camera de-standardised with `stats`)."""
-        out = dict(self.network.apply(params, frames))
+        out = dict(self.network.apply(params["generator"], frames))
         for key in ("root_hn", "camera"):
             out[key] = stats[key]["mean"] + stats[key]["std"] * out[key]
         return out
 
+    def _realness(self, params, stats, pose_matrix, root):
+        standardised = (root - stats["root_hn"]["mean"]) / stats["root_hn"]["std"]
+        return self.discriminator.apply(params["discriminator"], pose_matrix, standardised)
+
     def losses(self, params, stats, batch):
-        """The weighted L1 terms (module docstring) and their sum."""
+        """The weighted L1 terms (module docstring), the adversarial term of the generator
+        (least squares: (D(fake) - 1)^2, discriminator frozen) when on, and their sum; the
+        outputs as aux."""
         out = self.predict(params, stats, batch["frames"])
         w = self.config.loss
         gt_rot = axis_angle_to_matrix(batch["pose"])                          # (B, N, 24, 3, 3)
@@ -234,11 +247,31 @@ class PooledRegressorTask(Task):
             "joints": w.joints * jnp.mean(jnp.abs(joints_pred - joints_gt)),
             "camera": w.camera * jnp.mean(jnp.abs(out["camera"] - cam_gt)),
         }
-        return sum(terms.values()), terms
+        if self.adversarial:
+            frozen = {"discriminator": jax.lax.stop_gradient(params["discriminator"])}
+            fake = self._realness(frozen, stats, out["pose_matrix"], out["root_hn"])
+            terms["adversarial"] = w.adversarial * jnp.mean(jnp.square(fake - 1.0))
+        return sum(terms.values()), (terms, out)
 
     def train_step(self, state, batch, rng):
         del rng  # the step is deterministic given the batch
-        (loss, terms), grads = jax.value_and_grad(self.losses, has_aux=True)(state.params, state.extra, batch)
+        (loss, (terms, out)), grads = jax.value_and_grad(self.losses, has_aux=True)(
+            state.params, state.extra, batch)
+        if self.adversarial:
+            # The discriminator's least-squares loss on real motion vs the (fixed) predictions;
+            # both networks step together (simultaneous updates).
+            fake_pose = jax.lax.stop_gradient(out["pose_matrix"])
+            fake_root = jax.lax.stop_gradient(out["root_hn"])
+            real_pose = axis_angle_to_matrix(batch["real_pose"])
+
+            def d_loss(d_params):
+                p = {"discriminator": d_params}
+                real = self._realness(p, state.extra, real_pose, batch["real_root"])
+                fake = self._realness(p, state.extra, fake_pose, fake_root)
+                return jnp.mean(jnp.square(real - 1.0)) + jnp.mean(jnp.square(fake))
+
+            terms["discriminator"], d_grads = jax.value_and_grad(d_loss)(state.params["discriminator"])
+            grads = {**grads, "discriminator": d_grads}
         return state.apply_gradients(grads, self._tx()), {"loss": loss, **terms}
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -260,7 +293,7 @@ class PooledRegressorTask(Task):
         (`workdir/figures/step_<step>_{trajectory,camera}.png`)."""
         from posejax.viz import plot_camera_per_frame, plot_trajectory_top_view, save_figure
 
-        seq = self.validation_pool[0]
+        seq = self.pool("validation")[0]
         out = jax.device_get(jax.jit(self.predict)(state.params, state.extra, seq["frames"][None]))
         folder = os.path.join(workdir, "figures")
         save_figure(plot_trajectory_top_view(out["root_hn"][0], seq["root_hn"],

@@ -87,3 +87,27 @@ def test_split_clips_holds_out_whole_motions():
     assert not {c.name for c in train} & {c.name for c in held} and len(train) == 10
     with pytest.raises(ValueError, match="cannot be split"):
         split_clips(clips[:1], 5)
+
+
+def test_adversarial_variant(task):
+    cfg = tiny_config()
+    cfg.model.adversarial = True
+    adv = PooledRegressorTask(cfg)
+    batch = adv.train_batch(0, 4, 0, 1)
+    assert batch["real_pose"].shape == (4, 8, 24, 3) and batch["real_root"].shape == (4, 8, 3)
+    state = adv.init_state(jax.random.key(0), batch)
+    assert set(state.params) == {"generator", "discriminator"}
+    step = jax.jit(adv.train_step)
+    d0 = state.params["discriminator"]
+    losses = []
+    for _ in range(30):
+        state, m = step(state, batch, jax.random.key(1))
+        losses.append({k: float(v) for k, v in m.items()})
+    assert {"adversarial", "discriminator"} <= set(losses[0])
+    assert all(math.isfinite(v) for row in losses for v in row.values())
+    assert losses[-1]["pose"] < losses[0]["pose"]
+    # The discriminator learns: its loss falls on this fixed batch, and its parameters moved.
+    assert losses[-1]["discriminator"] < losses[0]["discriminator"]
+    moved = jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()), d0,
+                         state.params["discriminator"])
+    assert max(jax.tree.leaves(moved)) > 0
