@@ -53,3 +53,25 @@ def test_bundle_adjust_init_is_the_weak_perspective_of_the_prediction(sequence):
     # And the scene itself is the truth: its perspective projection hits the clean keypoints.
     full = f * cam_pts[..., :2] / cam_pts[..., 2:] + k[:2, 2]
     assert np.median(np.abs(full - sequence["keypoints2d_clean"])) < 2.0
+
+
+def test_regress_sequence_rejects_bad_input():
+    from posejax.regress import regress_sequence
+
+    with pytest.raises(ValueError, match=r"\(T, K, 2\) or \(T, K, 3\)"):
+        regress_sequence(np.zeros((5, 17)), layout="coco17", image_size=(100, 100), regressor=None)
+    with pytest.raises(ValueError, match="layout 'coco17' has 17 keypoints"):
+        regress_sequence(np.zeros((5, 16, 2)), layout="coco17", image_size=(100, 100), regressor=None)
+    with pytest.raises(ValueError, match=r"`confidences` must have shape \(5, 17\)"):
+        regress_sequence(np.zeros((5, 17, 2)), np.ones((5, 3)), layout="coco17", image_size=(100, 100),
+                         regressor=None)
+
+
+def test_load_regressor_needs_a_pooled_regressor_run(tmp_path):
+    from posejax.regress import load_regressor
+
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_regressor(str(tmp_path))
+    (tmp_path / "config.json").write_text('{"task": "tests.training.toy_task"}')
+    with pytest.raises(ValueError, match="not a pooled_regressor one"):
+        load_regressor(str(tmp_path))
