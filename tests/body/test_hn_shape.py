@@ -71,7 +71,7 @@ def test_missing_asset_names_the_command(tmp_path):
 
 
 def test_fit_recovers_a_small_space(model, tmp_path):
-    space, report = hn_shape.fit_hn_shape_space(model, num_samples=200, train_steps=300, verbose=False)
+    space, report = hn_shape.fit_hn_shape_space(model, num_samples=100, train_steps=100, verbose=False)
     assert report["explained_variance"] > 0.97
     assert report["beta_fit_rms_mm"] < 10.0
     path = tmp_path / "space.npz"

@@ -24,7 +24,8 @@ def net_and_params():
     net = PooledRegressor(**SMALL)
     params = net.init(jax.random.key(0), jnp.zeros((1, 40, 12)))
     # Non-trivial head weights (the pose head starts at zero by design).
-    params = jax.tree.map(lambda x: x + 0.05 * jax.random.normal(jax.random.key(1), x.shape), params)
+    rng = np.random.default_rng(1)  # numpy: an eager jax.random call per leaf compiles per shape
+    params = jax.tree.map(lambda x: x + 0.05 * rng.normal(size=x.shape).astype(np.float32), params)
     return net, params
 
 

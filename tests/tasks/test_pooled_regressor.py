@@ -50,28 +50,15 @@ def test_batches_are_deterministic_and_split_over_processes(task):
     assert not np.array_equal(task.train_batch(4, 4, 0, 1)["frames"], a["frames"])
 
 
-def test_overfits_one_batch(task):
-    batch = task.train_batch(0, 4, 0, 1)
-    state = task.init_state(jax.random.key(0), batch)
-    step = jax.jit(task.train_step)
-    first = None
-    for _ in range(60):
-        state, m = step(state, batch, jax.random.key(1))
-        first = float(m["loss"]) if first is None else first
-    assert float(m["loss"]) < 0.5 * first
-    assert all(math.isfinite(float(v)) for v in m.values())
-
-
 def test_trains_and_evaluates_on_the_harness(tmp_path):
-    _, scalars = loop.train_and_evaluate(tiny_config(num_steps=10, log_every=10, eval_every=10,
-                                                     checkpoint_every=10), str(tmp_path))
+    cfg = tiny_config(num_steps=10, log_every=10, eval_every=10, checkpoint_every=10)
+    _, scalars = loop.train_and_evaluate(cfg, str(tmp_path))
     assert set(scalars) == {"mpjpe_mm", "pa_mpjpe_mm", "translation_mm", "camera_fov", "camera_pitch",
                             "camera_roll", "camera_height"}
     assert all(math.isfinite(v) and v >= 0 for v in scalars.values())
     assert scalars["pa_mpjpe_mm"] <= scalars["mpjpe_mm"] + 1e-3  # Procrustes can only help
     assert sorted(os.listdir(tmp_path / "figures")) == ["step_10_camera.png", "step_10_trajectory.png"]
-    again = loop.evaluate(str(tmp_path))
-    assert again["pa_mpjpe_mm"] == pytest.approx(scalars["pa_mpjpe_mm"], rel=1e-5)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["10"]
 
 
 def test_split_clips_holds_out_whole_motions():
@@ -89,7 +76,9 @@ def test_split_clips_holds_out_whole_motions():
         split_clips(clips[:1], 5)
 
 
-def test_adversarial_variant(task):
+def test_adversarial_variant_learns_one_batch(task):
+    # Fitting one fixed batch: the regressor's losses and the discriminator's loss fall (the plain
+    # variant is the same step without the adversarial terms).
     cfg = tiny_config()
     cfg.model.adversarial = True
     adv = PooledRegressorTask(cfg)
@@ -100,12 +89,13 @@ def test_adversarial_variant(task):
     step = jax.jit(adv.train_step)
     d0 = state.params["discriminator"]
     losses = []
-    for _ in range(30):
+    for _ in range(25):
         state, m = step(state, batch, jax.random.key(1))
         losses.append({k: float(v) for k, v in m.items()})
     assert {"adversarial", "discriminator"} <= set(losses[0])
     assert all(math.isfinite(v) for row in losses for v in row.values())
-    assert losses[-1]["pose"] < losses[0]["pose"]
+    assert losses[-1]["pose"] < 0.9 * losses[0]["pose"]
+    assert losses[-1]["loss"] < losses[0]["loss"]
     # The discriminator learns: its loss falls on this fixed batch, and its parameters moved.
     assert losses[-1]["discriminator"] < losses[0]["discriminator"]
     moved = jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()), d0,
