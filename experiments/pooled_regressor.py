@@ -40,11 +40,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     cfg.loss = ml_collections.ConfigDict(dict(pose=1000.0, shape=10.0, translation=100.0, joints=1.0,
                                               camera=100.0, adversarial=10.0))
     if arg == "tiny":
-        cfg.num_steps = 60
-        cfg.batch_size = 4
-        cfg.log_every = 20
-        cfg.eval_every = 60
-        cfg.checkpoint_every = 60
+        cfg.update(dict(num_steps=60, batch_size=4, log_every=20, eval_every=60, checkpoint_every=60))
         cfg.data.update(min_frames=48, motion_source="procedural", num_procedural_clips=4,
                         num_train=8, num_validation=2)
         cfg.model.neighbourhoods = 8
@@ -54,11 +50,8 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     elif arg == "cpu":
         # CPU-feasible: a narrower network on 600 sequences of >= 300 frames whose motion is the
         # training CMU clips plus 64 procedural clips (README: wall time and results).
-        cfg.num_steps = 12_000
-        cfg.batch_size = 8
-        cfg.log_every = 500
-        cfg.eval_every = 4_000
-        cfg.checkpoint_every = 2_000
+        cfg.update(dict(num_steps=12_000, batch_size=8, log_every=500, eval_every=4_000,
+                        checkpoint_every=2_000))
         cfg.data.update(min_frames=300, num_train=600, num_validation=60, train_procedural_clips=64)
         cfg.model.network.update(conv_features=128, pool_features=128, dense_features=512)
         cfg.optimizer.learning_rate = 3e-4

@@ -45,23 +45,15 @@ class Regressor:
 
 def load_regressor(workdir: str) -> Regressor:
     """The latest checkpoint of a `posejax.train` run of `experiments/pooled_regressor.py`."""
-    from posejax.training import checkpoints
-    from posejax.training.loop import load_config
+    from posejax.training.loop import load_config, restore_state
     from posejax.training.task import get_task
 
     config = load_config(workdir)
     if config.task != "pooled_regressor":
         raise ValueError(f"{workdir} holds a {config.task!r} run, not a pooled_regressor one")
     task = get_task(config)
+    state = restore_state(workdir, task)
     layout = get_layout(config.data.observation)
-    dummy = {"frames": np.zeros((1, 1, 32, 3 * layout.num_keypoints), np.float32),
-             "root_hn": np.zeros((1, 1, 3), np.float32), "camera": np.zeros((1, 4), np.float32)}
-    mngr = checkpoints.manager(workdir, int(config.keep_checkpoints))
-    like = jax.eval_shape(task.init_state, jax.random.key(0), dummy)
-    state = checkpoints.restore_latest(mngr, like)
-    mngr.close()
-    if state is None:
-        raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
     return Regressor(task=task, params=state.params, stats=state.extra, layout=layout.name,
                      step=int(state.step), predict=jax.jit(task.predict))
 

@@ -42,6 +42,7 @@ import optax
 from posejax import metrics
 from posejax.body import kinematics
 from posejax.body.hn_shape import TARGET_HEIGHT, betas_to_hn, hn_to_betas, load_hn_shape_space
+from posejax.body.layouts import get_layout
 from posejax.body.loading import load_body_model
 from posejax.geometry.rotations import axis_angle_to_matrix
 from posejax.models.motion_discriminator import MotionDiscriminator
@@ -179,6 +180,14 @@ class PooledRegressorTask(Task):
                 out.setdefault("real_pose", []).append(other["pose"][frames])
                 out.setdefault("real_root", []).append(other["root_hn"][frames])
         return {k: np.stack(v) for k, v in out.items()}
+
+    def example_batch(self):
+        """Zeros shaped like one training example (restoring a checkpoint needs no data)."""
+        n = int(self.config.model.neighbourhoods)
+        k = get_layout(self.config.data.observation).num_keypoints
+        return {"frames": np.zeros((1, n, WINDOW, 3 * k), np.float32), "pose": np.zeros((1, n, 24, 3), np.float32),
+                "root_hn": np.zeros((1, n, 3), np.float32), "hn_betas": np.zeros((1, 8), np.float32),
+                "camera": np.zeros((1, 4), np.float32)}
 
     def eval_batches(self):
         for seq in self.pool("validation"):

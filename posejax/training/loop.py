@@ -142,6 +142,22 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         return ml_collections.ConfigDict(json.load(f))
 
 
+def restore_state(workdir: str, task: Task) -> TrainState:
+    """The latest checkpointed state of the run in `workdir` (shapes from `task.example_batch`).
+
+    Raises:
+      FileNotFoundError: the run has no checkpoint.
+    """
+    mngr = checkpoints.manager(workdir, int(task.config.get("keep_checkpoints", 3)))
+    try:
+        if mngr.latest_step() is None:
+            raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')}")
+        like = jax.eval_shape(task.init_state, jax.random.key(0), task.example_batch())
+        return checkpoints.restore_latest(mngr, like)
+    finally:
+        mngr.close()
+
+
 def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None) -> Dict[str, float]:
     """Evaluates the latest checkpoint of a run; writes `workdir/evaluation.json`.
 
@@ -152,15 +168,9 @@ def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None) -
     workdir = os.path.abspath(workdir)
     config = load_config(workdir) if config is None else config
     task = get_task(config)
-    mngr = checkpoints.manager(workdir, int(config.get("keep_checkpoints", 3)))
-    if mngr.latest_step() is None:
-        raise FileNotFoundError(f"no checkpoint in {workdir}/checkpoints")
-    first = task.train_batch(0, int(config.batch_size), 0, 1)
-    like = jax.eval_shape(task.init_state, jax.random.key(0), first)
-    state = checkpoints.restore_latest(mngr, like)
+    state = restore_state(workdir, task)
     step = int(jax.device_get(state.step))
     scalars = run_evaluation(task, state, workdir, step)
     with open(os.path.join(workdir, "evaluation.json"), "w", encoding="utf-8") as f:
         json.dump({"step": step, **scalars}, f, indent=2)
-    mngr.close()
     return {"step": step, **scalars}

@@ -46,6 +46,11 @@ class Task(abc.ABC):
                     process_count: int) -> Batch:
         """This process's examples for training step `step` (deterministic in step and seed)."""
 
+    def example_batch(self) -> Batch:
+        """A batch with the shapes `init_state` needs, e.g. to restore a checkpoint (default: the
+        first training batch; tasks whose data is costly to make return something cheaper)."""
+        return self.train_batch(0, int(self.config.batch_size), 0, 1)
+
     @abc.abstractmethod
     def init_state(self, rng: jax.Array, batch: Batch) -> TrainState:
         """Parameters and optimiser state at step 0 (`batch` gives the input shapes)."""
