@@ -37,8 +37,8 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         network=dict(conv_features=512, pool_features=512, dense_features=2048, num_blocks=3,
                      dense_per_block=2)))
     cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4, final_fraction=0.1, grad_clip=10.0))
-    cfg.loss = ml_collections.ConfigDict(dict(pose=1000.0, shape=10.0, translation=100.0, joints=1.0,
-                                              camera=100.0, adversarial=10.0))
+    cfg.loss = ml_collections.ConfigDict(dict(pose=1000.0, shape=10.0, translation=100.0, root_view=100.0,
+                                              joints=1.0, camera=100.0, adversarial=10.0))
     if arg == "tiny":
         cfg.update(dict(num_steps=60, batch_size=4, log_every=20, eval_every=60, checkpoint_every=60))
         cfg.data.update(min_frames=48, motion_source="procedural", num_procedural_clips=4,

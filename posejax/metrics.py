@@ -450,11 +450,31 @@ def cps(pred, gt, max_threshold=0.300, num_thresholds=300, mask=None, alignment=
     Returns:
       Scalar CPS in mm, in [0, max_threshold * 1000].
     """
+    pred, gt, valid = _prepare(pred, gt, mask)
+    max_err = _max_pose_errors(pred, gt, valid, alignment)
+    return cps_from_pose_errors(max_err, jnp.sum(valid, axis=-1) > 0, max_threshold, num_thresholds)
+
+
+def pose_errors_for_cps(pred, gt, mask=None, alignment="rigid"):
+    """Each pose's largest joint error after alignment (metres), (...,): what CP and CPS count.
+    Lets evaluations collect poses batch by batch and score them at the end
+    (`cps_from_pose_errors`). Poses with no valid joint give +inf (never correct)."""
+    pred, gt, valid = _prepare(pred, gt, mask)
+    max_err = _max_pose_errors(pred, gt, valid, alignment)
+    return jnp.where(jnp.sum(valid, axis=-1) > 0, max_err, jnp.inf)
+
+
+def cps_from_pose_errors(max_errors, valid=None, max_threshold=0.300, num_thresholds=300):
+    """CPS (see `cps`) of poses given their largest aligned joint errors (metres, any shape);
+    `valid` (same shape, bool) drops poses from the count; +inf errors count as wrong poses."""
     if int(num_thresholds) < 1:
         raise ValueError(f"`num_thresholds` must be a positive integer, got {num_thresholds}")
+    err = jnp.reshape(jnp.asarray(max_errors, jnp.float32), (-1,))
+    ok = jnp.ones_like(err) if valid is None else jnp.reshape(jnp.asarray(valid), (-1,)).astype(jnp.float32)
     delta = max_threshold / int(num_thresholds)
-    thetas = (np.arange(int(num_thresholds), dtype=np.float64) + 0.5) * delta
-    cp = cp_curve(pred, gt, thetas.astype(np.float32), mask, alignment)
+    thetas = ((np.arange(int(num_thresholds), dtype=np.float64) + 0.5) * delta).astype(np.float32)
+    hit = (err[:, None] <= thetas[None, :]).astype(jnp.float32)
+    cp = jnp.sum(hit * ok[:, None], axis=0) / jnp.maximum(jnp.sum(ok), 1.0)
     # mean * range rather than sum * delta: exactly max_threshold when every CP is 1.
     return jnp.mean(cp) * (max_threshold * _M_TO_MM)
 

@@ -1,4 +1,4 @@
-"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, regressor, synth."""
+"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, canonpose, regressor, synth."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import importlib
 
 BENCHMARKS = {"ba": "posejax.benchmark.ba", "body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth",
+              "canonpose": "posejax.benchmark.canonpose",
               "regressor": "posejax.benchmark.regressor"}
 
 

@@ -14,8 +14,6 @@ compile <= 20 s.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import time
 
 import jax
@@ -23,29 +21,26 @@ import numpy as np
 
 from posejax.benchmark import timing
 
-_EXPERIMENT = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "pooled_regressor.py")
-
-
 def experiment_config(variant=None):
-    """The pooled-regressor experiment config (the file beside the package, or the installed copy)."""
-    spec = importlib.util.spec_from_file_location("pooled_regressor_experiment", _EXPERIMENT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    """The pooled-regressor experiment config."""
+    return timing.experiment_config("pooled_regressor", variant)
 
 
 def _batch(task, batch_size: int, rng: np.random.Generator) -> dict:
+    from posejax.tasks.pooled_regressor import input_features
+
     n = int(task.config.model.neighbourhoods)
-    feats = 3 * 23
+    feats = input_features(23)
     return {"frames": rng.normal(size=(batch_size, n, 32, feats)).astype(np.float32),
             "pose": rng.normal(0, 0.2, size=(batch_size, n, 24, 3)).astype(np.float32),
             "root_hn": rng.normal(size=(batch_size, n, 3)).astype(np.float32),
+            "root_view": rng.normal(size=(batch_size, n, 3)).astype(np.float32),
             "hn_betas": rng.normal(size=(batch_size, 8)).astype(np.float32),
             "camera": rng.normal(size=(batch_size, 4)).astype(np.float32)}
 
 
 def measure(variant, frames=(1_000, 10_000), train_repeats: int = 10) -> dict:
-    from posejax.tasks.pooled_regressor import PooledRegressorTask
+    from posejax.tasks.pooled_regressor import PooledRegressorTask, input_features
 
     cfg = experiment_config(variant)
     task = PooledRegressorTask(cfg)
@@ -55,7 +50,7 @@ def measure(variant, frames=(1_000, 10_000), train_repeats: int = 10) -> dict:
     name = variant or "paper"
     rows = []
     for t in frames:
-        seq = rng.normal(size=(1, t, 3 * 23)).astype(np.float32)
+        seq = rng.normal(size=(1, t, input_features(23))).astype(np.float32)
         stats = timing.time_jitted(task.predict, (state.params, state.extra, seq), repeats=5, warmup=1)
         compiled = jax.jit(task.predict).lower(state.params, state.extra, seq).compile()
         mem = compiled.memory_analysis()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -70,3 +71,12 @@ def write_json(path: str, payload: dict[str, Any]) -> None:
     with open(path, "w") as fh:
         json.dump(payload, fh, indent=2)
     print(f"wrote {path}")
+
+
+def experiment_config(name: str, variant=None):
+    """`experiments/<name>.py`'s config (the file beside the package) for a variant."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_experiment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(variant)

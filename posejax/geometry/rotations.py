@@ -285,10 +285,14 @@ def _elementary(angle, i, j, name):
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
 def _elementary_core(a, i, j):
+    # Built by stacking entries, not by scatter updates: stacking keeps the batch's sharding and
+    # differentiates to plain slices.
     c, s = jnp.cos(a), jnp.sin(a)
-    m = jnp.broadcast_to(jnp.eye(3, dtype=a.dtype), a.shape + (3, 3))
-    m = m.at[..., i, i].set(c).at[..., j, j].set(c)
-    return m.at[..., i, j].set(-s).at[..., j, i].set(s)
+    one, zero = jnp.ones_like(a), jnp.zeros_like(a)
+    entries = {(i, i): c, (j, j): c, (i, j): -s, (j, i): s}
+    rows = [jnp.stack([entries.get((r, k), one if r == k else zero) for k in range(3)], -1)
+            for r in range(3)]
+    return jnp.stack(rows, -2)
 
 
 def rot_x(angle):

@@ -28,7 +28,7 @@ WINDOW = 32
 NUM_CONV = 5  # 2**5 = WINDOW
 POSE_JOINTS = 24
 HN_DIM = 8
-CAMERA_DIM = 4
+CAMERA_ANGLES = 3  # pitch, roll, horizontal FoV
 
 
 class TemporalEncoder(nn.Module):
@@ -100,8 +100,9 @@ class PooledRegressor(nn.Module):
 
         Returns:
           dict of per-position outputs, (B, N or T, ...): "hn_betas" (8), "pose_matrix"
-          (24, 3, 3), "root_hn" (3), "camera" (4: pitch rad, roll rad, height in HN metres,
-          horizontal FoV rad).
+          (24, 3, 3), and, in units the task standardises: "root_view" (3: the pelvis's
+          `static_view` coordinates a, b, log depth), "root_height" (the pelvis's height above
+          the ground), "camera_angles" (3: pitch, roll, horizontal FoV).
         """
         if frames.ndim == 4:
             if frames.shape[-2] != WINDOW:
@@ -123,8 +124,9 @@ class PooledRegressor(nn.Module):
         return {
             "hn_betas": nn.Dense(HN_DIM, name="shape_head")(h),
             "pose_matrix": rot6d_to_matrix(pose6d.reshape(pose6d.shape[:-1] + (POSE_JOINTS, 6))),
-            "root_hn": nn.Dense(3, name="translation_head")(h),
-            "camera": nn.Dense(CAMERA_DIM, name="camera_head")(h),
+            "root_view": nn.Dense(3, name="root_view_head")(h),
+            "root_height": nn.Dense(1, name="root_height_head")(h)[..., 0],
+            "camera_angles": nn.Dense(CAMERA_ANGLES, name="camera_head")(h),
         }
 
 

@@ -6,13 +6,16 @@ synthesised at start-up into in-memory pools (`config.data`). The motion clips a
 motions never seen in training, on their own seed stream (subjects and cameras differ too).
 `data.train_procedural_clips` adds that many embedded procedural clips to the training motion only.
 
-Per frame, the input is the K observed 2D points, normalised by the image (`normalize_observations`)
-and multiplied by their confidence, and the confidences: F = 3K features. Training takes
+Per frame, the input (`normalize_observations`, F = 3K + 3 features) is the K observed 2D points
+relative to the person and scaled to unit size (times their confidence), the confidences, and
+where the person is and how large: centre and log size in image units. Training takes
 `config.model.neighbourhoods` (16) random 32-frame neighbourhoods per sequence (edges padded by
 repetition, like inference); the loss is the paper's weighted L1 on
   * pose: the 24 joints' rotation matrices (l_theta = 1000),
   * HN shape: the 8 height-normalised coefficients (l_beta = 10),
   * translation: the pelvis position in the height-normalised world (`_root_hn`; l_T = 100),
+    and the same pelvis as the camera sees it (`static_view`: image position and log depth;
+    `loss.root_view`, our addition: scale-free, so near and far subjects count alike),
   * joints: the 24 root-relative 3D joints of the predicted pose on the true HN body (l_V = 1; the
     paper's term on vertices, taken on the joints here),
   * camera: (pitch, roll, height in HN metres, horizontal FoV) per frame (l_cam = 100, our
@@ -21,8 +24,10 @@ repetition, like inference); the loss is the paper's weighted L1 on
     discriminator (`MotionDiscriminator`, the same global pooling) scores the predicted poses and
     pelvis positions of a sequence's sampled frames against as many frames of another training
     sequence's true motion; least-squares GAN losses, weight `loss.adversarial`.
-Translation and camera are predicted standardised by the statistics of the first batch (kept in
-the train state). Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE
+The network predicts the pelvis's view coordinates and height above the ground and the camera's
+pitch, roll and FoV (standardised by the statistics of the first batch, kept in the train state);
+the world translation and the camera height are decoded from them by exact geometry
+(`point_from_static_view`), so the losses above reach the heads through that geometry. Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE
 (24 joints, root-relative, HN metres: predicted pose on the predicted HN shape vs the true pose on
 the true HN shape), translation error (pelvis position, HN, mm), camera errors (per-frame predictions averaged over
 the sequence; FoV, pitch, roll in degrees, height in HN mm).
@@ -45,17 +50,28 @@ from posejax.body.hn_shape import TARGET_HEIGHT, betas_to_hn, hn_to_betas, load_
 from posejax.body.layouts import get_layout
 from posejax.body.loading import load_body_model
 from posejax.geometry.rotations import axis_angle_to_matrix
+from posejax.geometry.static_view import point_from_static_view, point_to_static_view
 from posejax.models.motion_discriminator import MotionDiscriminator
 from posejax.models.pooled_regressor import WINDOW, PooledRegressor
 from posejax.training.state import TrainState
 from posejax.training.task import Task
 
 
-def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
-    """(T, K, 2) pixels and (T, K) confidences -> (T, 3K) network input.
+def input_features(num_keypoints: int) -> int:
+    """Per-frame input size F of `normalize_observations` for K keypoints."""
+    return 3 * num_keypoints + 3
 
-    Coordinates are centred on the image and divided by half its width (so x is in [-1, 1]);
-    missing points (confidence 0 or non-finite) become 0 with confidence 0.
+
+def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
+    """(T, K, 2) pixels and (T, K) confidences -> (T, 3K + 3) network input.
+
+    Image units: pixels centred on the image and divided by half its width (x in [-1, 1]). Per
+    frame, the person's centre c is the confidence-weighted mean of its points and its size s
+    the weighted RMS distance from c. Features: the points as (p - c) / s times their confidence
+    (2K), the confidences (K), then c (2) and log s (1). Why split: pose and small tilts (the
+    camera's roll) are read at unit scale, apart from position and size, which carry depth and
+    perspective. Missing points (confidence 0 or non-finite) become 0 with confidence 0; a frame
+    without points is all zeros.
     """
     kp = np.asarray(keypoints2d, np.float32)
     conf = np.asarray(confidence, np.float32)
@@ -63,8 +79,15 @@ def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
     conf = np.where(ok, conf, 0.0)
     w, h = image_size
     xy = (np.where(ok[..., None], kp, 0.0) - np.array([w / 2, h / 2], np.float32)) / (w / 2)
-    xy = xy * conf[..., None]
-    return np.concatenate([xy.reshape(kp.shape[0], -1), conf], -1).astype(np.float32)
+    total = conf.sum(-1, keepdims=True)                                         # (T, 1)
+    seen = total > 0
+    centre = (conf[..., None] * xy).sum(-2) / np.maximum(total, 1e-6)          # (T, 2)
+    offset = np.where(ok[..., None], xy - centre[:, None], 0.0)
+    size = np.sqrt((conf * (offset ** 2).sum(-1)).sum(-1, keepdims=True) / np.maximum(total, 1e-6))
+    size = np.maximum(size, 1e-4)
+    rel = offset / size[..., None] * conf[..., None]
+    where = np.where(seen, np.concatenate([centre, np.log(size)], -1), 0.0)
+    return np.concatenate([rel.reshape(kp.shape[0], -1), conf, where], -1).astype(np.float32)
 
 
 _POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, split), per process
@@ -124,9 +147,10 @@ def _prepare(seq: dict, image_size, space, model) -> dict:
     hn = np.asarray(betas_to_hn(space, model, np.asarray(seq["betas"], np.float32)))
     cam = np.asarray(seq["camera"], np.float32).copy()
     cam[2] = float(seq["camera_height_hn"])
+    root = _root_hn(seq, model)
     return {"frames": normalize_observations(seq["keypoints2d"], seq["confidence"], image_size),
             "pose": np.asarray(seq["pose"], np.float32),
-            "root_hn": _root_hn(seq, model),
+            "root_hn": root, "root_view": np.asarray(point_to_static_view(root, *cam), np.float32),
             "hn_betas": hn.astype(np.float32), "camera": cam}
 
 
@@ -162,7 +186,7 @@ class PooledRegressorTask(Task):
         picks = rng.integers(0, len(pool), local_batch_size * process_count)
         centres = rng.random((picks.size, n))
         lo = process_index * local_batch_size
-        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "hn_betas", "camera")}
+        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "root_view", "hn_betas", "camera")}
         offsets = np.arange(WINDOW) - WINDOW // 2
         for i in range(lo, lo + local_batch_size):
             seq = pool[picks[i]]
@@ -170,7 +194,7 @@ class PooledRegressorTask(Task):
             centre = np.floor(centres[i] * t).astype(np.int64)                    # (N,)
             window = np.clip(centre[:, None] + offsets, 0, t - 1)                   # (N, 32)
             out["frames"].append(seq["frames"][window])
-            for key in ("pose", "root_hn"):
+            for key in ("pose", "root_hn", "root_view"):
                 out[key].append(seq[key][centre])
             for key in ("hn_betas", "camera"):
                 out[key].append(seq[key])
@@ -185,8 +209,9 @@ class PooledRegressorTask(Task):
         """Zeros shaped like one training example (restoring a checkpoint needs no data)."""
         n = int(self.config.model.neighbourhoods)
         k = get_layout(self.config.data.observation).num_keypoints
-        return {"frames": np.zeros((1, n, WINDOW, 3 * k), np.float32), "pose": np.zeros((1, n, 24, 3), np.float32),
-                "root_hn": np.zeros((1, n, 3), np.float32), "hn_betas": np.zeros((1, 8), np.float32),
+        return {"frames": np.zeros((1, n, WINDOW, input_features(k)), np.float32), "pose": np.zeros((1, n, 24, 3), np.float32),
+                "root_hn": np.zeros((1, n, 3), np.float32), "root_view": np.zeros((1, n, 3), np.float32),
+                "hn_betas": np.zeros((1, 8), np.float32),
                 "camera": np.zeros((1, 4), np.float32)}
 
     def eval_batches(self):
@@ -207,11 +232,14 @@ class PooledRegressorTask(Task):
             n = batch["frames"].shape[1]
             params["discriminator"] = self.discriminator.init(
                 d_rng, jnp.zeros((1, n, 24, 3, 3)), jnp.zeros((1, n, 3)))
-        # Translations (metres, ~5-15 m away) and cameras are predicted standardised: the heads
-        # start at the data's mean and move in units of its spread (from the first batch; kept in
-        # the state so evaluation and resumed runs use the same constants).
+        # The pelvis and camera heads predict standardised values: they start at the data's mean
+        # and move in units of its spread (from the first batch; kept in the state so evaluation
+        # and resumed runs use the same constants).
         stats = {}
-        for key, value in (("root_hn", batch["root_hn"]), ("camera", batch["camera"])):
+        camera = jnp.asarray(batch["camera"])
+        for key, value in (("root_view", batch["root_view"]), ("root_height", batch["root_hn"][..., 1:2]),
+                           ("root_hn", batch["root_hn"]),  # the discriminator's input scale
+                           ("camera_angles", camera[..., jnp.array([0, 1, 3])])):
             flat = jnp.reshape(value, (-1, value.shape[-1]))
             stats[key] = {"mean": jnp.mean(flat, 0), "std": jnp.maximum(jnp.std(flat, 0), 0.05)}
         return TrainState.create(params, self._tx(), extra=stats)
@@ -227,8 +255,13 @@ class PooledRegressorTask(Task):
         """Frames (B, N, 32, F) or whole sequences (B, T, F) -> per-position outputs in their
         units (see `PooledRegressor`; translation and camera de-standardised with `stats`)."""
         out = dict(self.network.apply(params["generator"], frames))
-        for key in ("root_hn", "camera"):
+        out["root_height"] = out["root_height"][..., None]
+        for key in ("root_view", "root_height", "camera_angles"):
             out[key] = stats[key]["mean"] + stats[key]["std"] * out[key]
+        out["root_height"] = out["root_height"][..., 0]
+        pitch, roll, hfov = (out["camera_angles"][..., i] for i in range(3))
+        out["root_hn"], height = point_from_static_view(out["root_view"], out["root_height"], pitch, roll, hfov)
+        out["camera"] = jnp.stack([pitch, roll, height, hfov], -1)
         return out
 
     def _realness(self, params, stats, pose_matrix, root):
@@ -253,6 +286,7 @@ class PooledRegressorTask(Task):
             "pose": w.pose * jnp.mean(jnp.abs(out["pose_matrix"] - gt_rot)),
             "shape": w.shape * jnp.mean(jnp.abs(out["hn_betas"] - hn_gt)),
             "translation": w.translation * jnp.mean(jnp.abs(out["root_hn"] - batch["root_hn"])),
+            "root_view": w.root_view * jnp.mean(jnp.abs(out["root_view"] - batch["root_view"])),
             "joints": w.joints * jnp.mean(jnp.abs(joints_pred - joints_gt)),
             "camera": w.camera * jnp.mean(jnp.abs(out["camera"] - cam_gt)),
         }

@@ -34,7 +34,8 @@ def test_output_shapes_and_rotations(net_and_params):
     out = net.apply(params, jnp.asarray(np.random.default_rng(0).normal(size=(2, 50, 12)), jnp.float32))
     assert out["hn_betas"].shape == (2, 50, 8)
     assert out["pose_matrix"].shape == (2, 50, 24, 3, 3)
-    assert out["root_hn"].shape == (2, 50, 3) and out["camera"].shape == (2, 50, 4)
+    assert out["root_view"].shape == (2, 50, 3) and out["root_height"].shape == (2, 50)
+    assert out["camera_angles"].shape == (2, 50, 3)
     r = np.asarray(out["pose_matrix"])
     np.testing.assert_allclose(r @ np.swapaxes(r, -1, -2), np.broadcast_to(np.eye(3), r.shape), atol=1e-5)
     np.testing.assert_allclose(np.linalg.det(r), 1.0, atol=1e-5)
@@ -56,18 +57,18 @@ def test_position_output_depends_on_far_frames_only_through_the_pool(net_and_par
     # max-pool, which must therefore carry it ...
     net, params = net_and_params
     seq = np.random.default_rng(2).normal(size=(1, 60, 12)).astype(np.float32)
-    base = net.apply(params, jnp.asarray(seq))["camera"]
+    base = net.apply(params, jnp.asarray(seq))["camera_angles"]
     seq2 = seq.copy()
     seq2[0, 55] += 5.0
-    moved = net.apply(params, jnp.asarray(seq2))["camera"]
+    moved = net.apply(params, jnp.asarray(seq2))["camera_angles"]
     assert np.abs(np.asarray(moved - base))[0, 5].max() > 1e-6
     # ... and that masked positions take no part in the pool.
     mask = np.ones((1, 60), bool)
     mask[0, 30:] = False
-    a = net.apply(params, jnp.asarray(seq), jnp.asarray(mask))["camera"]
+    a = net.apply(params, jnp.asarray(seq), jnp.asarray(mask))["camera_angles"]
     seq3 = seq.copy()
     seq3[0, 59] += 5.0  # only masked positions (30+) have frame 59 in their window (t-16 .. t+15)
-    b = net.apply(params, jnp.asarray(seq3), jnp.asarray(mask))["camera"]
+    b = net.apply(params, jnp.asarray(seq3), jnp.asarray(mask))["camera_angles"]
     np.testing.assert_allclose(np.asarray(a)[0, :30], np.asarray(b)[0, :30], atol=1e-6)
     assert np.abs(np.asarray(a - b))[0, 45:].max() > 1e-6  # the masked positions themselves do see it
 

@@ -34,9 +34,28 @@ def test_normalize_observations():
     kp = np.array([[[500.0, 500.0], [1000.0, 250.0], [np.nan, 3.0]]], np.float32)
     conf = np.array([[1.0, 0.5, 0.9]], np.float32)
     out = normalize_observations(kp, conf, (1000, 1000))
-    assert out.shape == (1, 9)
-    np.testing.assert_allclose(out[0, :6], [0, 0, 0.5, -0.25, 0, 0])  # x0.5 conf; NaN -> 0
-    np.testing.assert_allclose(out[0, 6:], [1.0, 0.5, 0.0])          # the NaN point is missing
+    assert out.shape == (1, 3 * 3 + 3)
+    # image units: (0, 0) and (1, -0.5); weighted centre (1/3, -1/6); offsets (-1/3, 1/6) and
+    # (2/3, -1/3); weighted RMS size sqrt((1 * 5/36 + 0.5 * 20/36) / 1.5) = sqrt(5/18)
+    size = np.sqrt(5 / 18)
+    np.testing.assert_allclose(out[0, :6], [-1 / 3 / size, 1 / 6 / size, 0.5 * 2 / 3 / size,
+                                            -0.5 / 3 / size, 0, 0], rtol=1e-5)  # x conf; NaN -> 0
+    np.testing.assert_allclose(out[0, 6:9], [1.0, 0.5, 0.0])          # the NaN point is missing
+    np.testing.assert_allclose(out[0, 9:], [1 / 3, -1 / 6, np.log(size)], rtol=1e-5)
+
+
+def test_normalized_pose_is_independent_of_position_and_scale():
+    rng = np.random.default_rng(0)
+    kp = rng.uniform(300, 700, (5, 17, 2)).astype(np.float32)
+    conf = rng.uniform(0.2, 1.0, (5, 17)).astype(np.float32)
+    a = normalize_observations(kp, conf, (1000, 1000))
+    b = normalize_observations(2.0 * kp, conf, (2000, 2000))  # the same picture, larger image
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    c = normalize_observations(0.5 * kp + 40.0, conf, (1000, 1000))   # moved and shrunk
+    np.testing.assert_allclose(a[:, :51], c[:, :51], atol=1e-4)        # pose part unchanged
+    np.testing.assert_allclose(c[:, -1] - a[:, -1], np.log(0.5), atol=1e-5)
+    empty = normalize_observations(kp[:1], np.zeros((1, 17), np.float32), (1000, 1000))
+    np.testing.assert_array_equal(empty, 0.0)
 
 
 def test_batches_are_deterministic_and_split_over_processes(task):
@@ -101,3 +120,22 @@ def test_adversarial_variant_learns_one_batch(task):
     moved = jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()), d0,
                          state.params["discriminator"])
     assert max(jax.tree.leaves(moved)) > 0
+
+
+def test_world_translation_and_camera_height_are_decoded_from_the_view(task):
+    # The heads predict the pelvis's view (image position, log depth) and height; the task's world
+    # pelvis and camera height must be the scene that shows exactly that view, and the targets
+    # the batches carry must be the same geometry applied to the truth.
+    from posejax.geometry.static_view import point_to_static_view
+
+    batch = task.train_batch(0, 4, 0, 1)
+    cam = np.broadcast_to(batch["camera"][:, None], batch["root_hn"].shape[:2] + (4,))
+    np.testing.assert_allclose(point_to_static_view(batch["root_hn"], *np.moveaxis(cam, -1, 0)),
+                               batch["root_view"], atol=1e-4)
+    state = task.init_state(jax.random.key(0), batch)
+    out = task.predict(state.params, state.extra, batch["frames"])
+    again = point_to_static_view(out["root_hn"], *np.moveaxis(np.asarray(out["camera"]), -1, 0))
+    np.testing.assert_allclose(again, out["root_view"], atol=1e-3)
+    np.testing.assert_allclose(out["root_hn"][..., 1], out["root_height"], atol=1e-5)
+    # At initialisation the heads sit at the data's mean: the view's log depth is the batch mean.
+    np.testing.assert_allclose(np.mean(out["root_view"][..., 2]), np.mean(batch["root_view"][..., 2]), atol=0.2)

@@ -1,0 +1,148 @@
+"""The CanonPose task: input normalisation, losses on exact geometry, the harness (tiny config)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from posejax.geometry.rotations import axis_angle_to_matrix
+from posejax.tasks.canonpose import CanonPoseTask, normalize_pose_2d
+from posejax.training import loop
+from tests.conftest import REPO_ROOT
+
+
+def tiny_config(**overrides):
+    spec = importlib.util.spec_from_file_location(
+        "canonpose_config", os.path.join(REPO_ROOT, "experiments", "canonpose.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cfg = module.get_config("tiny")
+    cfg.update(overrides)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def task():
+    return CanonPoseTask(tiny_config())
+
+
+def test_normalize_pose_2d():
+    pts = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 3.0], [np.nan, 1.0]], np.float32)
+    conf = np.array([1.0, 0.8, 0.5, 0.9], np.float32)
+    inputs, present = normalize_pose_2d(pts, conf, hips=(0, 1))
+    # root = hip midpoint (1, 0); centred (-1, 0), (1, 0), (0, 3); Frobenius norm sqrt(11)
+    np.testing.assert_allclose(inputs[:8], np.array([-1, 0, 1, 0, 0, 3, 0, 0]) / np.sqrt(11), rtol=1e-6)
+    np.testing.assert_allclose(inputs[8:], [1.0, 0.8, 0.5, 0.0])
+    np.testing.assert_array_equal(present, [True, True, True, False])
+    # invariant to image position and scale; confidences replaced by presence on request
+    moved, _ = normalize_pose_2d(3.0 * pts + 40.0, conf, hips=(0, 1), use_confidence=False)
+    np.testing.assert_allclose(moved[:8], inputs[:8], atol=1e-6)
+    np.testing.assert_allclose(moved[8:], [1, 1, 1, 0])
+    # a missing hip: the root is the mean of the present points
+    no_hip, _ = normalize_pose_2d(pts, np.array([0.0, 1, 1, 1], np.float32), hips=(0, 1))
+    centred = np.array([[0, 0], [0.5, -1.5], [-0.5, 1.5], [0, 0]])
+    np.testing.assert_allclose(no_hip[:8], (centred / np.sqrt(5)).reshape(-1), atol=1e-6)
+
+
+class _Exact:
+    """Stands in for the lifter: returns fixed canonical poses and rotations."""
+
+    def __init__(self, canonical, rotation):
+        self.out = {"canonical": jnp.asarray(canonical), "rotation": jnp.asarray(rotation)}
+
+    def apply(self, params, inputs):
+        del params, inputs
+        return self.out
+
+
+def _rig_batch(task, rng, b=3, v=4):
+    """Orthographic views of random 3D poses by static rigs: (batch, X, R)."""
+    k = task.num_joints
+    X = rng.normal(0, 0.4, (b, 2, 1, k, 3)).repeat(v, 2)               # one pose per frame
+    R = np.asarray(axis_angle_to_matrix(rng.normal(0, 1.0, (b, 1, v, 3)).astype(np.float32)))
+    R = np.broadcast_to(R, (b, 2, v, 3, 3))                            # static: same both frames
+    seen = np.einsum("bfvxy,bfvky->bfvkx", R, X)
+    inputs, present = normalize_pose_2d(seen[..., :2], np.ones(seen.shape[:-1]), task.hips)
+    return {"inputs": inputs, "present": present}, X.astype(np.float32), R.astype(np.float32)
+
+
+def test_losses_vanish_on_the_true_poses_and_cameras(task):
+    batch, X, R = _rig_batch(task, np.random.default_rng(0))
+    task.network, real = _Exact(X, R), task.network
+    try:
+        total, terms = task.losses(None, batch)
+        assert set(terms) == {"reprojection", "view", "camera"}
+        assert float(total) < 1e-5
+        # A canonical pose that differs between views breaks view consistency only...
+        X2 = X.copy()
+        X2[:, :, 1] = X[:, :, 1] * np.array([1.0, 1.0, -1.0])            # mirrored in depth
+        R2 = R.copy()
+        R2[:, :, 1] = R[:, :, 1] @ np.diag([1.0, 1.0, -1.0])            # still reprojects view 1
+        task.network = _Exact(X2, R2.astype(np.float32))
+        _, terms = task.losses(None, batch)
+        assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) > 1e-3
+        # ... and a rotation that changes between the frames of a static rig breaks camera
+        # consistency while every single frame still reprojects.
+        R3 = R.copy()
+        turn = np.asarray(axis_angle_to_matrix(np.array([0.0, 0.5, 0.0], np.float32)))
+        R3[:, 1] = R[:, 1] @ turn.T
+        X3 = X.copy()
+        X3[:, 1] = np.einsum("xy,bvky->bvkx", turn, X[:, 1])
+        task.network = _Exact(X3.astype(np.float32), R3.astype(np.float32))
+        _, terms = task.losses(None, batch)
+        assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) < 1e-5
+        assert float(terms["camera"]) < 1e-5  # a common turn of all views keeps relative rotations
+        R4 = R3.copy()
+        R4[:, 1, 0] = R3[:, 1, 0] @ turn.T                              # one view turns alone
+        X4 = X3.copy()
+        task.network = _Exact(X4.astype(np.float32), R4.astype(np.float32))
+        _, terms = task.losses(None, batch)
+        assert float(terms["camera"]) > 1e-3
+    finally:
+        task.network = real
+
+
+def test_eval_metrics_are_zero_for_the_truth_at_any_scale(task):
+    rng = np.random.default_rng(1)
+    k = task.num_joints
+    gt = rng.normal(0, 0.4, (1, 6, k, 3)).astype(np.float32) + np.array([0, 0, 5.0], np.float32)
+    task_predict = task.predict
+    task.predict = lambda params, inputs: 0.01 * (gt[0] - 0.5 * (gt[0][:, task.hips[0]] + gt[0][:, task.hips[1]])[:, None])
+    try:
+        state = type("S", (), {"params": None})()
+        out = task.eval_step(state, {"inputs": np.zeros((1, 6, 3 * k), np.float32), "keypoints3d_cam": gt})
+    finally:
+        task.predict = task_predict
+    np.testing.assert_allclose(out["n_mpjpe_mm"], 0.0, atol=1e-2)
+    np.testing.assert_allclose(out["pa_mpjpe_mm"], 0.0, atol=1e-2)
+    np.testing.assert_allclose(out["pck150"], 100.0)
+    summary = task.eval_summary({k: np.asarray(v) for k, v in out.items()}, "", 0)
+    assert summary["cps"] > 299.0 and summary["cp150"] == 1.0
+
+
+def test_trains_and_evaluates_on_the_harness(tmp_path):
+    cfg = tiny_config(num_steps=40, log_every=20, eval_every=40, checkpoint_every=40)
+    _, scalars = loop.train_and_evaluate(cfg, str(tmp_path))
+    assert set(scalars) == {"n_mpjpe_mm", "pa_mpjpe_mm", "pck150", "cps", "cp150"}
+    assert all(math.isfinite(v) and v >= 0 for v in scalars.values())
+    assert scalars["pa_mpjpe_mm"] <= scalars["n_mpjpe_mm"] + 1e-3
+    lines = [l for l in open(tmp_path / "metrics.jsonl") if '"train"' in l]
+    assert len(lines) == 2
+
+
+def test_batches_and_config_errors(task):
+    a = task.train_batch(5, 4, 0, 1)
+    assert a["inputs"].shape == (4, 2, 4, 3 * task.num_joints) and a["present"].shape == (4, 2, 4, task.num_joints)
+    np.testing.assert_array_equal(a["inputs"], task.train_batch(5, 4, 0, 1)["inputs"])
+    halves = [task.train_batch(5, 2, p, 2)["inputs"] for p in (0, 1)]
+    np.testing.assert_array_equal(np.concatenate(halves), a["inputs"])
+    with pytest.raises(ValueError, match="static rig"):
+        CanonPoseTask(tiny_config(data=dict(rig="moving")))
+    with pytest.raises(ValueError, match="consistency"):
+        CanonPoseTask(tiny_config(loss=dict(consistency="same")))
