@@ -234,6 +234,23 @@ def test_cp_curve_monotone_and_cps_bounds(poses):
     assert 0.0 < c2 < c1 < 300.0
 
 
+def test_cps_from_pose_errors_matches_cps_when_collected_in_parts(poses):
+    gt, noisy = poses
+    errors = np.concatenate([np.asarray(metrics.pose_errors_for_cps(noisy[:3], gt[:3])),
+                             np.asarray(metrics.pose_errors_for_cps(noisy[3:], gt[3:]))])
+    np.testing.assert_allclose(metrics.cps_from_pose_errors(errors), metrics.cps(noisy, gt), atol=1e-4)
+    # hand case: errors 0 / 50 / 200 mm -> (300 + 250 + 100) / 3; a pose without valid joints
+    # (inf) counts as wrong, unless `valid` drops it
+    np.testing.assert_allclose(metrics.cps_from_pose_errors(np.array([0.0, 0.05, 0.2])), 650 / 3, atol=0.5)
+    np.testing.assert_allclose(metrics.cps_from_pose_errors(np.array([0.0, np.inf])), 150.0, atol=0.5)
+    np.testing.assert_allclose(metrics.cps_from_pose_errors(np.array([0.0, np.inf]), np.array([True, False])),
+                               300.0, atol=0.5)
+    mask = np.ones(gt[:2].shape[:-1])
+    mask[1] = 0
+    partly = np.asarray(metrics.pose_errors_for_cps(noisy[:2], gt[:2], mask=mask))
+    assert np.isfinite(partly[0]) and np.isinf(partly[1])
+
+
 # ---------------------------------------------------------------------- VirtualPose / regressor
 
 

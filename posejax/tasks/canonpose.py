@@ -96,6 +96,33 @@ def normalized_projection(points3d, present, hips: Tuple[int, int]):
     return centred / norm
 
 
+def pose_metrics(pred, gt, hips: Tuple[int, int]) -> Dict[str, jax.Array]:
+    """Per-pose metrics of the module docstring's protocol.
+
+    Args:
+      pred: (N, K, 3) lifted poses, any scale.
+      gt: (N, K, 3) true camera-frame points, metres.
+      hips: (left, right) hip indices; both poses are centred on the hip midpoint.
+
+    Returns:
+      (N,) arrays: "n_mpjpe_mm", "pa_mpjpe_mm", "pck150" (percent), "cp_error_m" (largest joint
+      error after the N-MPJPE scale and a rigid alignment, metres; CP and CPS count these).
+    """
+    centre = lambda x: x - 0.5 * (x[:, hips[0]] + x[:, hips[1]])[:, None]  # noqa: E731
+    pred, gt = centre(jnp.asarray(pred)), centre(jnp.asarray(gt))
+    # A zero "root" joint (the hip midpoint) lets the root-based alignments use the metric
+    # functions unchanged; it is masked out of every error.
+    root = jnp.zeros_like(gt[:, :1])
+    pred_r, gt_r = jnp.concatenate([pred, root], 1), jnp.concatenate([gt, root], 1)
+    mask = jnp.concatenate([jnp.ones(gt.shape[:2]), jnp.zeros((gt.shape[0], 1))], 1)
+    scaled = metrics.align(pred_r, gt_r, "scale", root_index=-1, mask=mask)
+    per_pose = dict(reduction="none", mask=mask)
+    return {"n_mpjpe_mm": metrics.n_mpjpe(pred_r, gt_r, root_index=-1, **per_pose),
+            "pa_mpjpe_mm": metrics.pa_mpjpe(pred_r, gt_r, **per_pose),
+            "pck150": metrics.pck(scaled, gt_r, 0.150, alignment="none", **per_pose),
+            "cp_error_m": metrics.pose_errors_for_cps(scaled, gt_r, mask=mask)}
+
+
 class CanonPoseTask(Task):
     """See the module docstring."""
 
@@ -244,19 +271,7 @@ class CanonPoseTask(Task):
 
     def eval_step(self, state, batch):
         pred = self.predict(state.params, batch["inputs"][0])          # (N, K, 3)
-        gt = batch["keypoints3d_cam"][0]
-        gt = gt - 0.5 * (gt[:, self.hips[0]] + gt[:, self.hips[1]])[:, None]
-        # A zero "root" joint (the hip midpoint) lets the root-based alignments use the metric
-        # functions unchanged; it is masked out of every error.
-        root = jnp.zeros_like(gt[:, :1])
-        pred_r, gt_r = jnp.concatenate([pred, root], 1), jnp.concatenate([gt, root], 1)
-        mask = jnp.concatenate([jnp.ones(gt.shape[:2]), jnp.zeros((gt.shape[0], 1))], 1)
-        scaled = metrics.align(pred_r, gt_r, "scale", root_index=-1, mask=mask)
-        per_pose = dict(reduction="none", mask=mask)
-        return {"n_mpjpe_mm": metrics.n_mpjpe(pred_r, gt_r, root_index=-1, **per_pose)[None],
-                "pa_mpjpe_mm": metrics.pa_mpjpe(pred_r, gt_r, **per_pose)[None],
-                "pck150": metrics.pck(scaled, gt_r, 0.150, alignment="none", **per_pose)[None],
-                "cp_error_m": metrics.pose_errors_for_cps(scaled, gt_r, mask=mask)[None]}
+        return {k: v[None] for k, v in pose_metrics(pred, batch["keypoints3d_cam"][0], self.hips).items()}
 
     def eval_summary(self, results, workdir, step):
         del workdir, step
