@@ -7,11 +7,11 @@
 
 Default: the paper's lifter (1024 units; 1 shared + 2 x 2 residual blocks), Adam 1e-4 with weight
 decay, learning rate x0.1 at 30/60/90% of training, loss weights reprojection 1 / view
-consistency 1 / camera consistency 0.1, on synthetic 4-view static-rig examples of the training
-motion clips (held-out clips for evaluation). `:tiny` is a small lifter on a few procedural
-examples, for tests and CPU demos; `:cpu` is the CPU-feasible run of the README. Ablations (the
-paper's Table 4): `--config.data.use_confidence=False`, `--config.loss.consistency=equality`,
-`--config.data.num_views=2`.
+consistency 1 / camera consistency 0.1 (and our chirality hinge 0.1), on synthetic 4-view
+static-rig examples of the training motion clips (held-out clips for evaluation). `:tiny` is a
+small lifter on a few procedural examples, for tests and CPU demos; `:cpu` is the CPU-feasible
+run of the README. Ablations (the paper's Table 4): `--config.data.use_confidence=False`,
+`--config.loss.consistency=equality`, `--config.data.num_views=2`.
 """
 
 import ml_collections
@@ -30,13 +30,13 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     cfg.body_model = "open"
     cfg.data = ml_collections.ConfigDict(dict(
         layout="coco23", num_views=4, rig="static", fps=10.0, num_frames=64, motion_source="auto",
-        num_procedural_clips=64, held_out_every=5, num_train=2000, num_validation=50,
-        use_confidence=True))
+        num_procedural_clips=64, held_out_every=5, train_procedural_clips=0, num_train=2000,
+        num_validation=50, use_confidence=True))
     cfg.model = ml_collections.ConfigDict(dict(width=1024, trunk_blocks=1, path_blocks=2))
     cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4, weight_decay=1e-4,
                                                    decay_at=(0.3, 0.6, 0.9)))
     cfg.loss = ml_collections.ConfigDict(dict(reprojection=1.0, view=1.0, camera=0.1,
-                                              consistency="mixing"))
+                                              consistency="mixing", chirality=0.1))
     if arg == "tiny":
         cfg.update(dict(num_steps=100, batch_size=16, log_every=50, eval_every=100, checkpoint_every=100))
         cfg.data.update(num_frames=16, motion_source="procedural", num_procedural_clips=4,
@@ -44,8 +44,8 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         cfg.model.width = 64
         cfg.optimizer.learning_rate = 1e-3
     elif arg == "cpu":
-        cfg.update(dict(num_steps=20_000, batch_size=64, log_every=500, eval_every=5_000,
-                        checkpoint_every=5_000))
+        cfg.update(dict(num_steps=8_000, batch_size=64, log_every=500, eval_every=4_000,
+                        checkpoint_every=4_000))
         cfg.data.update(num_train=400)
         cfg.model.width = 512
         cfg.optimizer.learning_rate = 3e-4

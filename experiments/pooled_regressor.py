@@ -35,7 +35,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         adversarial=False,  # the paper's "adversarial + pooling" variant (Table 2)
         discriminator=dict(features=256, pool_features=128, num_blocks=2),
         network=dict(conv_features=512, pool_features=512, dense_features=2048, num_blocks=3,
-                     dense_per_block=2)))
+                     dense_per_block=2, pooling=True)))  # pooling=False: "only FC" (Table 2)
     cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4, final_fraction=0.1, grad_clip=10.0))
     cfg.loss = ml_collections.ConfigDict(dict(pose=1000.0, shape=10.0, translation=100.0, root_view=100.0,
                                               joints=1.0, camera=100.0, adversarial=10.0))

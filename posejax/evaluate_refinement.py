@@ -44,7 +44,7 @@ def held_out_prior(config, seed: int = 0):
     from posejax.fitting.fit_pose_prior import gather
     from posejax.fitting.pose_prior import fit_gmm
     from posejax.synth.motion import load_motion_library
-    from posejax.tasks.pooled_regressor import split_clips
+    from posejax.tasks.motion_split import split_clips
 
     clips = load_motion_library(config.data.motion_source, body_model=config.body_model, verbose=False)
     train, _ = split_clips(clips, int(config.data.held_out_every))

@@ -1,4 +1,4 @@
-"""Shared test helpers: where the real data lives."""
+"""Shared test helpers: where the real data lives, and the experiment configs."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ def shared_data_dir(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"shared data not found at {os.path.normpath(path)}")
     return os.path.normpath(path)
+
+
+def tiny_experiment(name: str, **overrides):
+    """`experiments/<name>.py:tiny` with top-level fields overridden (what the tests train)."""
+    from posejax.benchmark.timing import experiment_config
+
+    cfg = experiment_config(name, "tiny")
+    cfg.update(overrides)
+    return cfg

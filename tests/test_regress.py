@@ -75,3 +75,22 @@ def test_load_regressor_needs_a_pooled_regressor_run(tmp_path):
     (tmp_path / "config.json").write_text('{"task": "tests.training.toy_task"}')
     with pytest.raises(ValueError, match="not a pooled_regressor one"):
         load_regressor(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_evaluate_refinement_reports_every_method(tmp_path):
+    # A tiny run, then the regress-then-refine comparison on one held-out sequence: every method
+    # is measured, errors are finite, and Procrustes never loses to root alignment.
+    from posejax.evaluate_refinement import METHODS, evaluate_refinement, format_table
+    from posejax.training import loop
+    from tests.tasks.test_pooled_regressor import tiny_config
+
+    cfg = tiny_config(num_steps=10, log_every=10, eval_every=10, checkpoint_every=10)
+    loop.train_and_evaluate(cfg, str(tmp_path))
+    report = evaluate_refinement(str(tmp_path), num_sequences=1, num_frames=40, verbose=False)
+    assert set(report["summary"]) == {"BA initialisation", *METHODS}
+    for row in report["summary"].values():
+        assert np.isfinite(row["pa_mpjpe_mm"]) and row["pa_mpjpe_mm"] <= row["mpjpe_mm"] + 1e-3
+    assert "regressor + BA" in format_table(report)
+    with pytest.raises(ValueError, match="num_frames"):
+        evaluate_refinement(str(tmp_path), num_sequences=1, num_frames=10)

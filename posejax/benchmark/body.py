@@ -7,7 +7,6 @@ batch 256 <= 300 ms; open-lite at batch 256 <= 30 ms; FK compile <= 3 s.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from posejax.benchmark import timing
 from posejax.body import kinematics

@@ -14,8 +14,6 @@ Target (issue acceptance, this 2-core CPU): inference >= 100,000 poses/s after c
 
 from __future__ import annotations
 
-import time
-
 import jax
 import numpy as np
 
@@ -44,21 +42,10 @@ def measure(variant, num_poses: int = 100_000, train_repeats: int = 10) -> dict:
              "compile_s": stats["compile_s"], "seconds": stats["median_ms"] / 1e3,
              "poses_per_s": num_poses / (stats["median_ms"] / 1e3)}
     print(f"  {name}: {infer['poses_per_s']:,.0f} poses/s ({infer['compile_s']:.1f} s compile)", flush=True)
-    step = jax.jit(task.train_step, donate_argnums=0)
-    t0 = time.perf_counter()
-    state, m = step(state, batch, jax.random.key(0))
-    jax.block_until_ready(m)
-    compile_s = time.perf_counter() - t0
-    times = []
-    for _ in range(train_repeats):
-        t0 = time.perf_counter()
-        state, m = step(state, batch, jax.random.key(0))
-        jax.block_until_ready(m)
-        times.append(time.perf_counter() - t0)
-    med = float(np.median(times))
+    timed = timing.time_train_step(task.train_step, state, batch, train_repeats)
     per_step = int(cfg.batch_size) * 2 * int(cfg.data.num_views)
     train = {"network": name, "batch_size": int(cfg.batch_size), "poses_per_step": per_step,
-             "step_compile_s": compile_s, "steps_per_s": 1 / med, "poses_per_s": per_step / med}
+             **timed, "poses_per_s": per_step * timed["steps_per_s"]}
     print(f"  {name} training: {train['steps_per_s']:.2f} steps/s", flush=True)
     return {"inference": infer, "training": train}
 

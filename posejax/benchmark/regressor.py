@@ -14,8 +14,6 @@ compile <= 20 s.
 
 from __future__ import annotations
 
-import time
-
 import jax
 import numpy as np
 
@@ -60,20 +58,9 @@ def measure(variant, frames=(1_000, 10_000), train_repeats: int = 10) -> dict:
             row["temp_mb"] = mem.temp_size_in_bytes / 2**20
         rows.append(row)
         print(f"  {name} T={t}: {row['inference_s']:.3f} s ({row['compile_s']:.1f} s compile)", flush=True)
-    step = jax.jit(task.train_step, donate_argnums=0)
-    t0 = time.perf_counter()
-    state, m = step(state, batch, jax.random.key(0))
-    jax.block_until_ready(m)
-    compile_s = time.perf_counter() - t0
-    times = []
-    for _ in range(train_repeats):
-        t0 = time.perf_counter()
-        state, m = step(state, batch, jax.random.key(0))
-        jax.block_until_ready(m)
-        times.append(time.perf_counter() - t0)
-    med = float(np.median(times))
+    timed = timing.time_train_step(task.train_step, state, batch, train_repeats)
     train = {"network": name, "batch_size": int(cfg.batch_size), "neighbourhoods": int(cfg.model.neighbourhoods),
-             "step_compile_s": compile_s, "steps_per_s": 1 / med, "sequences_per_s": int(cfg.batch_size) / med}
+             **timed, "sequences_per_s": int(cfg.batch_size) * timed["steps_per_s"]}
     print(f"  {name} training: {train['steps_per_s']:.2f} steps/s", flush=True)
     return {"inference": rows, "training": train}
 

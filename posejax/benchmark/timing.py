@@ -55,6 +55,29 @@ def time_jitted(fn: Callable, args: Sequence[Any], repeats: int = 20, warmup: in
     return {"compile_s": compile_s, "median_ms": statistics.median(times), "min_ms": min(times)}
 
 
+def time_train_step(step: Callable, state: Any, batch: Any, repeats: int = 10) -> dict[str, float]:
+    """Times a training step `step(state, batch, key) -> (state, metrics)` that donates its
+    state: the first call (compilation included), then the median of `repeats` further calls,
+    each feeding the new state back.
+
+    Returns:
+      dict with step_compile_s and steps_per_s.
+    """
+    jitted = jax.jit(step, donate_argnums=0)
+    key = jax.random.key(0)
+    start = time.perf_counter()
+    state, metrics = jitted(state, batch, key)
+    jax.block_until_ready(metrics)
+    compile_s = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state, metrics = jitted(state, batch, key)
+        jax.block_until_ready(metrics)
+        times.append(time.perf_counter() - start)
+    return {"step_compile_s": compile_s, "steps_per_s": 1.0 / statistics.median(times)}
+
+
 def print_table(title: str, rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
     """Prints rows as an aligned text table."""
     def fmt(v):

@@ -54,20 +54,23 @@ class PoolConcatDense(nn.Module):
     """Max-pool a projection of all positions, concatenate to each, then dense layers.
 
     Input (B, N, D) -> (B, N, dense_features); the pool is over N (positions of one sequence).
-    Positions where `mask` is False (padding) take no part in the pool.
+    Positions where `mask` is False (padding) take no part in the pool. `pool=False` leaves the
+    pooling out (the paper's "only FC" baseline: every position on its own).
     """
 
     pool_features: int
     dense_features: int
     num_dense: int
+    pool: bool = True
 
     @nn.compact
     def __call__(self, x, mask=None):
-        pooled = nn.Dense(self.pool_features, name="pool_proj")(x)
-        if mask is not None:
-            pooled = jnp.where(mask[..., None], pooled, -jnp.inf)
-        pooled = jnp.max(pooled, axis=-2, keepdims=True)
-        x = jnp.concatenate([x, jnp.broadcast_to(pooled, x.shape[:-1] + pooled.shape[-1:])], -1)
+        if self.pool:
+            pooled = nn.Dense(self.pool_features, name="pool_proj")(x)
+            if mask is not None:
+                pooled = jnp.where(mask[..., None], pooled, -jnp.inf)
+            pooled = jnp.max(pooled, axis=-2, keepdims=True)
+            x = jnp.concatenate([x, jnp.broadcast_to(pooled, x.shape[:-1] + pooled.shape[-1:])], -1)
         for i in range(self.num_dense):
             x = nn.relu(nn.Dense(self.dense_features, name=f"dense{i}")(x))
         return x
@@ -83,6 +86,7 @@ class PooledRegressor(nn.Module):
       dense_features: units of the dense layers.
       num_blocks: pool-concat-dense blocks.
       dense_per_block: dense layers per block.
+      pooling: False drops the global max-pooling (the paper's "only FC" baseline).
     """
 
     conv_features: int = 512
@@ -90,6 +94,7 @@ class PooledRegressor(nn.Module):
     dense_features: int = 2048
     num_blocks: int = 3
     dense_per_block: int = 2
+    pooling: bool = True
 
     @nn.compact
     def __call__(self, frames, mask=None) -> Dict[str, jax.Array]:
@@ -118,7 +123,7 @@ class PooledRegressor(nn.Module):
             raise ValueError(f"`frames` must be (B, N, 32, F) or (B, T, F), got {frames.shape}")
         for b in range(self.num_blocks):
             h = PoolConcatDense(self.pool_features, self.dense_features, self.dense_per_block,
-                                name=f"block{b}")(h, mask)
+                                pool=self.pooling, name=f"block{b}")(h, mask)
         pose6d = nn.Dense(POSE_JOINTS * 6, name="pose_head", kernel_init=nn.initializers.zeros,
                           bias_init=_identity_6d)(h)
         return {

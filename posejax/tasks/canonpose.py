@@ -2,8 +2,9 @@
 
 Data: `synthetic_multiview` examples (V synchronised views of one subject; only the per-view 2D
 keypoints and confidences are used for training) synthesised at start-up into in-memory pools.
-The motion clips are split first (`pooled_regressor.split_clips`), so the validation examples show
-motions never seen in training, filmed by rigs of their own seed stream.
+The motion clips are split first (`motion_split`), so the validation examples show motions never
+seen in training, filmed by rigs of their own seed stream; `data.train_procedural_clips` adds
+embedded procedural clips to the training motion only.
 
 Input per view (`normalize_pose_2d`): the 2D pose centred on the hip midpoint and divided by its
 Frobenius norm (over present points; missing points are 0), concatenated with the confidences.
@@ -17,8 +18,13 @@ and Frobenius-normalised over the target's present points, like the input, so sc
   * camera consistency (static rigs, eq. 7-8): each training example holds two frames of one
     clip; the relative rotation R_j R_i^T of one frame maps view i of the other frame to view j:
     |proj(R_j^b R_i^bT R_i^a X_i^a) - p_j^a|.
-Default weights 1 / 1 / 0.1. `data.use_confidence = False` (ablation) feeds and weights present
-points with 1 instead of their confidence.
+  * chirality (our addition, `loss.chirality`): every loss above is unchanged when a sample's
+    canonical poses are mirrored in depth and its rotations conjugated by that mirror, so each
+    pose may come out as its mirror image (measured: 76% of poses mirrored without this term,
+    PA-MPJPE 130 mm instead of 78 mm for the flipped output). A hinge on `chirality` (the nose
+    is in front of the ears relative to the body's left x up axes) picks the anatomical one.
+Default weights 1 / 1 / 0.1 (paper) and 0.1 (chirality). `data.use_confidence = False` (ablation)
+feeds and weights present points with 1 instead of their confidence.
 
 Evaluation: every frame and view of the validation examples. The prediction is the pose as its
 camera sees it, R X, compared with the true camera-frame keypoints of the same layout, both
@@ -35,13 +41,13 @@ from typing import Dict, List, Tuple
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
 from posejax import metrics
 from posejax.body.layouts import get_layout
 from posejax.models.canonpose import CanonPoseLifter
+from posejax.tasks.motion_split import clips_for_split
 from posejax.training.state import TrainState
 from posejax.training.task import Task
 
@@ -84,6 +90,21 @@ def normalize_pose_2d(points, confidence, hips: Tuple[int, int], use_confidence:
     normed = centred / np.maximum(norm, 1e-6)
     flat = normed.reshape(normed.shape[:-2] + (-1,))
     return np.concatenate([flat, conf], -1).astype(np.float32), present
+
+
+CHIRALITY_POINTS = ("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_hip", "right_hip")
+
+
+def chirality(points3d, indices):
+    """Handedness of (..., K, 3) poses: the cosine between the face's forward direction (nose
+    minus the ears' midpoint) and the body's left x up (left minus right shoulder, shoulders'
+    midpoint minus hips' midpoint). About +1 for real people in any right-handed frame, -1 for
+    their mirror images. `indices` are the layout's indices of `CHIRALITY_POINTS`."""
+    nose, lear, rear, lsh, rsh, lhip, rhip = (points3d[..., i, :] for i in indices)
+    face = nose - 0.5 * (lear + rear)
+    body = jnp.cross(lsh - rsh, 0.5 * (lsh + rsh) - 0.5 * (lhip + rhip))
+    norm = jnp.sqrt(jnp.sum(face ** 2, -1) * jnp.sum(body ** 2, -1) + 1e-12)
+    return jnp.sum(face * body, -1) / norm
 
 
 def normalized_projection(points3d, present, hips: Tuple[int, int]):
@@ -134,6 +155,10 @@ class CanonPoseTask(Task):
         self.network = CanonPoseLifter(num_joints=self.num_joints, **config.model.to_dict())
         if config.loss.camera > 0 and config.data.rig != "static":
             raise ValueError("camera consistency (loss.camera > 0) needs a static rig (data.rig = 'static')")
+        names = list(self.layout.names)
+        self.chirality_indices = tuple(names.index(n) for n in CHIRALITY_POINTS if n in names)
+        if config.loss.get("chirality", 0.0) > 0 and len(self.chirality_indices) != len(CHIRALITY_POINTS):
+            raise ValueError(f"loss.chirality needs the points {CHIRALITY_POINTS}; layout {self.layout.name!r} lacks some")
         if config.loss.consistency not in ("mixing", "equality"):
             raise ValueError(f"loss.consistency must be 'mixing' or 'equality', got {config.loss.consistency!r}")
         self._pools: Dict[str, List[dict]] = {}
@@ -141,7 +166,6 @@ class CanonPoseTask(Task):
     # -- data ---------------------------------------------------------------------------------
 
     def _examples(self, split: str) -> List[dict]:
-        from posejax.tasks.pooled_regressor import split_clips
         from posejax_datasets import common
         from posejax_datasets.synthetic_multiview import synthetic_multiview_dataset_builder as builder
 
@@ -154,8 +178,8 @@ class CanonPoseTask(Task):
             seed=int(self.config.seed), body_model=self.config.body_model)
         clips = common.load_motion(builder.NAME, data.motion_source, float(data.fps),
                                    int(data.num_procedural_clips), int(self.config.seed))
-        train, held = split_clips(clips, int(data.held_out_every))
-        use = train if split == "train" else held
+        use = clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
+                              float(data.fps), int(self.config.seed), self.config.body_model)
         count = int(data.num_train if split == "train" else data.num_validation)
         print(f"{split}: {count} multi-view examples from {len(use)} motion clips", flush=True)
         return list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
@@ -254,6 +278,9 @@ class CanonPoseTask(Task):
             swapped = jnp.einsum("bfijxy,bfiky->bfijkx", rel, seen)
             both = pair_ok * pair_ok[:, ::-1] * (1.0 - eye)
             terms["camera"] = w.camera * mean(reproject(swapped), both)
+        if w.get("chirality", 0.0) > 0:
+            wrong = jax.nn.relu(-chirality(X, self.chirality_indices))             # (B, 2, V)
+            terms["chirality"] = w.chirality * mean(wrong, view_ok.astype(jnp.float32))
         return sum(terms.values()), terms
 
     def train_step(self, state, batch, rng):

@@ -2,7 +2,7 @@
 
 Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stream_examples`)
 synthesised at start-up into in-memory pools (`config.data`). The motion clips are split first
-(`split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
+(`motion_split.split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
 motions never seen in training, on their own seed stream (subjects and cameras differ too).
 `data.train_procedural_clips` adds that many embedded procedural clips to the training motion only.
 
@@ -22,8 +22,8 @@ repetition, like inference); the loss is the paper's weighted L1 on
     choice: the paper does not state it);
   translation, view and camera errors are taken in units of each quantity's spread in the data
   (its standard deviation over the first batch, kept in the train state), our change: in raw
-  units metres of translation and camera height outweighed everything (a 1 m error costs as
-  much as 57 degrees of roll), and roll and pose were not learned;
+  units metres of translation and camera height outweighed everything (a 1 m error cost as
+  much as 57 degrees of roll), and the roll was not learned at all;
   * adversarial (`model.adversarial`, the paper's "adversarial + pooling"): a motion
     discriminator (`MotionDiscriminator`, the same global pooling) scores the predicted poses and
     pelvis positions of a sequence's sampled frames against as many frames of another training
@@ -31,10 +31,12 @@ repetition, like inference); the loss is the paper's weighted L1 on
 The network predicts the pelvis's view coordinates and height above the ground and the camera's
 pitch, roll and FoV (standardised by the statistics of the first batch, kept in the train state);
 the world translation and the camera height are decoded from them by exact geometry
-(`point_from_static_view`), so the losses above reach the heads through that geometry. Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE
-(24 joints, root-relative, HN metres: predicted pose on the predicted HN shape vs the true pose on
-the true HN shape), translation error (pelvis position, HN, mm), camera errors (per-frame predictions averaged over
-the sequence; FoV, pitch, roll in degrees, height in HN mm).
+(`point_from_static_view`), so the losses above reach the heads through that geometry.
+
+Evaluation: every validation sequence in one forward pass; MPJPE and PA-MPJPE (24 joints,
+root-relative, HN metres: predicted pose on the predicted HN shape vs the true pose on the true HN
+shape), translation error (pelvis position, HN, mm), camera errors (per-frame predictions averaged
+over the sequence; FoV, pitch, roll in degrees, height in HN mm).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from posejax.geometry.rotations import axis_angle_to_matrix
 from posejax.geometry.static_view import point_from_static_view, point_to_static_view
 from posejax.models.motion_discriminator import MotionDiscriminator
 from posejax.models.pooled_regressor import WINDOW, PooledRegressor
+from posejax.tasks.motion_split import clips_for_split
 from posejax.training.state import TrainState
 from posejax.training.task import Task
 
@@ -97,19 +100,6 @@ def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
 _POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, split), per process
 
 
-def split_clips(clips, held_out_every: int):
-    """Motion clips -> (training clips, held-out clips): every `held_out_every`-th clip in name
-    order is held out (0 = none), so validation motions are never seen in training."""
-    if held_out_every <= 0:
-        return list(clips), list(clips)
-    ordered = sorted(clips, key=lambda c: c.name)
-    held = [c for i, c in enumerate(ordered) if i % held_out_every == held_out_every // 2]
-    train = [c for i, c in enumerate(ordered) if i % held_out_every != held_out_every // 2]
-    if not held or not train:
-        raise ValueError(f"{len(clips)} clips cannot be split with held_out_every={held_out_every}")
-    return train, held
-
-
 def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
     """`count` sequences of a split, synthesised from that split's motion clips (cached)."""
     from posejax_datasets import common
@@ -125,14 +115,8 @@ def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> Lis
             seed=int(config.seed), body_model=config.body_model)
         clips = common.load_motion(builder.NAME, data.motion_source, ds_config.sequence_config().fps,
                                    int(data.num_procedural_clips), int(config.seed))
-        train, held = split_clips(clips, int(data.held_out_every))
-        extra = int(data.get("train_procedural_clips", 0))
-        if extra and split == "train":  # widen the training motion (evaluation stays on held-out clips)
-            from posejax.synth.procedural import procedural_clips
-
-            train = train + procedural_clips(extra, ds_config.sequence_config().fps, int(config.seed) + 1,
-                                             body_model=config.body_model)
-        use = train if split == "train" else held
+        use = clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
+                              ds_config.sequence_config().fps, int(config.seed), config.body_model)
         print(f"{split}: {count} sequences from {len(use)} motion clips", flush=True)
         _POOLS[key] = list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
     return _POOLS[key]
@@ -213,10 +197,10 @@ class PooledRegressorTask(Task):
         """Zeros shaped like one training example (restoring a checkpoint needs no data)."""
         n = int(self.config.model.neighbourhoods)
         k = get_layout(self.config.data.observation).num_keypoints
-        return {"frames": np.zeros((1, n, WINDOW, input_features(k)), np.float32), "pose": np.zeros((1, n, 24, 3), np.float32),
-                "root_hn": np.zeros((1, n, 3), np.float32), "root_view": np.zeros((1, n, 3), np.float32),
-                "hn_betas": np.zeros((1, 8), np.float32),
-                "camera": np.zeros((1, 4), np.float32)}
+        zeros = lambda *shape: np.zeros(shape, np.float32)  # noqa: E731
+        return {"frames": zeros(1, n, WINDOW, input_features(k)), "pose": zeros(1, n, 24, 3),
+                "root_hn": zeros(1, n, 3), "root_view": zeros(1, n, 3), "hn_betas": zeros(1, 8),
+                "camera": zeros(1, 4)}
 
     def eval_batches(self):
         for seq in self.pool("validation"):

@@ -73,6 +73,19 @@ def test_position_output_depends_on_far_frames_only_through_the_pool(net_and_par
     assert np.abs(np.asarray(a - b))[0, 45:].max() > 1e-6  # the masked positions themselves do see it
 
 
+def test_only_fc_variant_sees_its_window_alone():
+    # pooling=False (the paper's "only FC"): a frame outside position 5's window changes nothing.
+    net = PooledRegressor(**SMALL, pooling=False)
+    params = net.init(jax.random.key(0), jnp.zeros((1, 40, 12)))
+    assert not any("pool_proj" in k for k in params["params"]["block0"])
+    seq = np.random.default_rng(2).normal(size=(1, 60, 12)).astype(np.float32)
+    moved = seq.copy()
+    moved[0, 55] += 5.0
+    a, b = (np.asarray(net.apply(params, jnp.asarray(x))["camera_angles"]) for x in (seq, moved))
+    np.testing.assert_array_equal(a[0, :20], b[0, :20])
+    assert np.abs(a[0, 45:] - b[0, 45:]).max() > 0
+
+
 def test_bad_input_rank(net_and_params):
     net, params = net_and_params
     with pytest.raises(ValueError, match=r"\(B, N, 32, F\) or \(B, T, F\)"):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import os
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -14,17 +11,11 @@ import pytest
 from posejax.geometry.rotations import axis_angle_to_matrix
 from posejax.tasks.canonpose import CanonPoseTask, normalize_pose_2d
 from posejax.training import loop
-from tests.conftest import REPO_ROOT
+from tests.conftest import tiny_experiment
 
 
 def tiny_config(**overrides):
-    spec = importlib.util.spec_from_file_location(
-        "canonpose_config", os.path.join(REPO_ROOT, "experiments", "canonpose.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cfg = module.get_config("tiny")
-    cfg.update(overrides)
-    return cfg
+    return tiny_experiment("canonpose", **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +55,10 @@ class _Exact:
 def _rig_batch(task, rng, b=3, v=4):
     """Orthographic views of random 3D poses by static rigs: (batch, X, R)."""
     k = task.num_joints
-    X = rng.normal(0, 0.4, (b, 2, 1, k, 3)).repeat(v, 2)               # one pose per frame
+    poses = task.pool("validation")[0]["keypoints3d_cam"][0]           # real poses, one per frame
+    poses = poses[rng.choice(len(poses), 2 * b, replace=False)]
+    poses = poses - poses.mean(-2, keepdims=True)                       # centred on each pose
+    X = poses.reshape(b, 2, 1, k, 3).repeat(v, 2)
     R = np.asarray(axis_angle_to_matrix(rng.normal(0, 1.0, (b, 1, v, 3)).astype(np.float32)))
     R = np.broadcast_to(R, (b, 2, v, 3, 3))                            # static: same both frames
     seen = np.einsum("bfvxy,bfvky->bfvkx", R, X)
@@ -77,7 +71,7 @@ def test_losses_vanish_on_the_true_poses_and_cameras(task):
     task.network, real = _Exact(X, R), task.network
     try:
         total, terms = task.losses(None, batch)
-        assert set(terms) == {"reprojection", "view", "camera"}
+        assert set(terms) == {"reprojection", "view", "camera", "chirality"}
         assert float(total) < 1e-5
         # A canonical pose that differs between views breaks view consistency only...
         X2 = X.copy()
@@ -146,3 +140,25 @@ def test_batches_and_config_errors(task):
         CanonPoseTask(tiny_config(data=dict(rig="moving")))
     with pytest.raises(ValueError, match="consistency"):
         CanonPoseTask(tiny_config(loss=dict(consistency="same")))
+
+
+def test_chirality_tells_a_pose_from_its_mirror_image(task):
+    from posejax.tasks.canonpose import chirality
+
+    batch, X, R = _rig_batch(task, np.random.default_rng(3))
+    ex = task.pool("validation")[0]["keypoints3d_cam"]                 # true camera-frame poses
+    c = np.asarray(chirality(ex, task.chirality_indices))
+    assert np.all(c > 0.5)
+    mirrored = np.asarray(chirality(ex * np.array([1.0, 1.0, -1.0]), task.chirality_indices))
+    np.testing.assert_allclose(mirrored, -c, atol=1e-5)
+    turned = ex @ np.asarray(axis_angle_to_matrix(np.array([0.3, -1.2, 0.5], np.float32))).T
+    np.testing.assert_allclose(chirality(turned, task.chirality_indices), c, atol=1e-5)
+    # the loss term: zero for true poses, positive for mirror images
+    true_pose = np.broadcast_to(ex[0, :1], X.shape).astype(np.float32)
+    task.network, real = _Exact(true_pose, R), task.network
+    try:
+        assert float(task.losses(None, batch)[1]["chirality"]) == 0.0
+        task.network = _Exact(true_pose * np.array([1.0, 1.0, -1.0], np.float32), R)
+        assert float(task.losses(None, batch)[1]["chirality"]) > 0.05
+    finally:
+        task.network = real

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 
@@ -12,17 +11,11 @@ import pytest
 
 from posejax.tasks.pooled_regressor import PooledRegressorTask, normalize_observations
 from posejax.training import loop
-from tests.conftest import REPO_ROOT
+from tests.conftest import tiny_experiment
 
 
 def tiny_config(**overrides):
-    spec = importlib.util.spec_from_file_location(
-        "pooled_regressor_config", os.path.join(REPO_ROOT, "experiments", "pooled_regressor.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cfg = module.get_config("tiny")
-    cfg.update(overrides)
-    return cfg
+    return tiny_experiment("pooled_regressor", **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +74,7 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
 
 
 def test_split_clips_holds_out_whole_motions():
-    from posejax.tasks.pooled_regressor import split_clips
+    from posejax.tasks.motion_split import clips_for_split, split_clips
 
     class Clip:
         def __init__(self, name):
@@ -93,6 +86,9 @@ def test_split_clips_holds_out_whole_motions():
     assert not {c.name for c in train} & {c.name for c in held} and len(train) == 10
     with pytest.raises(ValueError, match="cannot be split"):
         split_clips(clips[:1], 5)
+    assert [c.name for c in clips_for_split(clips, "validation", 5, extra_procedural=3)] == ["c02", "c07"]
+    widened = clips_for_split(clips, "train", 5, extra_procedural=3)
+    assert len(widened) == 13 and [c.name for c in widened[:10]] == [c.name for c in train]
 
 
 def test_adversarial_variant_learns_one_batch(task):
