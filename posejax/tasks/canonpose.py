@@ -165,7 +165,9 @@ class CanonPoseTask(Task):
 
     # -- data ---------------------------------------------------------------------------------
 
-    def _examples(self, split: str) -> List[dict]:
+    def examples(self, split: str) -> List[dict]:
+        """The raw `synthetic_multiview` examples of "train" or "validation" (all features,
+        cameras and 3D truth included), synthesised from that split's motion clips."""
         from posejax_datasets import common
         from posejax_datasets.synthetic_multiview import synthetic_multiview_dataset_builder as builder
 
@@ -190,7 +192,7 @@ class CanonPoseTask(Task):
         if split not in self._pools:
             use_conf = bool(self.config.data.use_confidence)
             prepared = []
-            for ex in self._examples(split):
+            for ex in self.examples(split):
                 inputs, present = normalize_pose_2d(ex["keypoints2d"], ex["confidence"], self.hips, use_conf)
                 prepared.append({"inputs": inputs, "present": present,
                                  "keypoints3d_cam": np.asarray(ex["keypoints3d_cam"], np.float32)})
