@@ -64,7 +64,7 @@ def evaluate_refinement(workdir: str, num_sequences: int = 8, num_frames: int = 
     from posejax.body import kinematics
     from posejax.fitting.bundle_adjustment import bundle_adjust
     from posejax.regress import load_regressor, regress_sequence
-    from posejax.tasks.pooled_regressor import _sequences
+    from posejax.tasks.pooled_regressor import sequences
 
     if num_sequences < 1 or num_frames < 32:
         raise ValueError(f"need num_sequences >= 1 and num_frames >= 32, got {num_sequences}, {num_frames}")
@@ -72,7 +72,7 @@ def evaluate_refinement(workdir: str, num_sequences: int = 8, num_frames: int = 
     task, config = regressor.task, regressor.task.config
     model = task.model
     prior = held_out_prior(config)
-    sequences = _sequences(config, "validation", int(config.data.num_validation))[:num_sequences]
+    sequences = sequences(config, "validation", int(config.data.num_validation))[:num_sequences]
     rows: List[dict] = []
     for i, seq in enumerate(sequences):
         t = min(num_frames, seq["keypoints2d"].shape[0])

@@ -54,14 +54,9 @@ class LiftResult:
 
 def load_lifter(workdir: str) -> Lifter:
     """The latest checkpoint of a `posejax.train` run of `experiments/canonpose.py`."""
-    from posejax.training.loop import load_config, restore_state
-    from posejax.training.task import get_task
+    from posejax.training.loop import load_trained
 
-    config = load_config(workdir)
-    if config.task != "canonpose":
-        raise ValueError(f"{workdir} holds a {config.task!r} run, not a canonpose one")
-    task = get_task(config)
-    state = restore_state(workdir, task)
+    task, state = load_trained(workdir, "canonpose")
     return Lifter(task=task, params=state.params, layout=task.layout.name, step=int(state.step),
                   apply=jax.jit(task.network.apply))
 

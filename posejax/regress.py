@@ -45,15 +45,10 @@ class Regressor:
 
 def load_regressor(workdir: str) -> Regressor:
     """The latest checkpoint of a `posejax.train` run of `experiments/pooled_regressor.py`."""
-    from posejax.training.loop import load_config, restore_state
-    from posejax.training.task import get_task
+    from posejax.training.loop import load_trained
 
-    config = load_config(workdir)
-    if config.task != "pooled_regressor":
-        raise ValueError(f"{workdir} holds a {config.task!r} run, not a pooled_regressor one")
-    task = get_task(config)
-    state = restore_state(workdir, task)
-    layout = get_layout(config.data.observation)
+    task, state = load_trained(workdir, "pooled_regressor")
+    layout = get_layout(task.config.data.observation)
     return Regressor(task=task, params=state.params, stats=state.extra, layout=layout.name,
                      step=int(state.step), predict=jax.jit(task.predict))
 

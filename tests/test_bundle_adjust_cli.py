@@ -26,9 +26,8 @@ from posejax.io.results import load_results  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
 
 T = 30
-# optax compiles faster than jaxopt, and the robustness tests' two-person clip compiled it already.
-SHORT = {"solver": {"stages": (5, 10), "method": "optax-lbfgs"}}
-SHORT_FLAGS = ["--config.solver.stages=5,10", "--config.solver.method=optax-lbfgs"]
+SHORT = {"solver": {"stages": (5, 10), "method": "posejax-lbfgs"}}
+SHORT_FLAGS = ["--config.solver.stages=5,10", "--config.solver.method=posejax-lbfgs"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

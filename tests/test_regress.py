@@ -11,7 +11,7 @@ from posejax.body.loading import load_body_model
 from posejax.fitting.initialization import project_keypoints
 from posejax.geometry.cameras import static_to_perspective
 from posejax.regress import RegressionResult
-from posejax.tasks.pooled_regressor import _root_hn
+from posejax.tasks.pooled_regressor import root_hn_of_sequence
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_bundle_adjust_init_is_the_weak_perspective_of_the_prediction(sequence):
     cam[2] = sequence["camera_height_hn"]
     t = len(sequence["pose"])
     result = RegressionResult(pose=np.asarray(sequence["pose"], np.float32), hn_betas=hn,
-                              betas=np.asarray(hn_to_betas(space, hn)), root_hn=_root_hn(sequence, model),
+                              betas=np.asarray(hn_to_betas(space, hn)), root_hn=root_hn_of_sequence(sequence, model),
                               camera=cam, camera_per_frame=np.tile(cam, (t, 1)), image_size=(1000, 1000))
     init = result.bundle_adjust_init(model)
     px = np.asarray(project_keypoints(model, "coco23", init["pose"], init["betas"],

@@ -50,8 +50,7 @@ def measure(variant, frames=(1_000, 10_000), train_repeats: int = 10) -> dict:
     for t in frames:
         seq = rng.normal(size=(1, t, input_features(23))).astype(np.float32)
         stats = timing.time_jitted(task.predict, (state.params, state.extra, seq), repeats=5, warmup=1)
-        compiled = jax.jit(task.predict).lower(state.params, state.extra, seq).compile()
-        mem = compiled.memory_analysis()
+        mem = stats["compiled"].memory_analysis()
         row = {"network": name, "frames": t, "compile_s": stats["compile_s"],
                "inference_s": stats["median_ms"] / 1e3, "frames_per_s": t / (stats["median_ms"] / 1e3)}
         if mem is not None:

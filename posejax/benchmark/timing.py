@@ -40,7 +40,8 @@ def time_jitted(fn: Callable, args: Sequence[Any], repeats: int = 20, warmup: in
 
     Returns:
       dict with compile_s (lowering + XLA compilation), median_ms and min_ms over `repeats` calls
-      made after `warmup` untimed calls; every call blocks until the result is ready.
+      made after `warmup` untimed calls (every call blocks until the result is ready), and
+      compiled, the compiled function (for its memory analysis).
     """
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
@@ -52,7 +53,8 @@ def time_jitted(fn: Callable, args: Sequence[Any], repeats: int = 20, warmup: in
         start = time.perf_counter()
         jax.block_until_ready(compiled(*args))
         times.append((time.perf_counter() - start) * 1e3)
-    return {"compile_s": compile_s, "median_ms": statistics.median(times), "min_ms": min(times)}
+    return {"compile_s": compile_s, "median_ms": statistics.median(times), "min_ms": min(times),
+            "compiled": compiled}
 
 
 def time_train_step(step: Callable, state: Any, batch: Any, repeats: int = 10) -> dict[str, float]:

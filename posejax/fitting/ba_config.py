@@ -64,7 +64,7 @@ def default_config() -> ml_collections.ConfigDict:
     weights.update(_TUNED_WEIGHTS)
     cfg.weights = ml_collections.ConfigDict(weights)
     cfg.solver = ml_collections.ConfigDict(dict(
-        method="jaxopt-lbfgs", stages=(30, 200), tol=1e-3, history_size=10))
+        method="posejax-lbfgs", stages=(30, 200), tol=1e-3, history_size=10))
     init = {f.name: getattr(InitConfig(), f.name) for f in dataclasses.fields(InitConfig)}
     init.update(_TUNED_INIT)
     cfg.init = ml_collections.ConfigDict(init)

@@ -27,14 +27,17 @@ solver diagnostics.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from posejax import fast_compile
 from posejax.body import kinematics
 from posejax.body.layouts import convert_keypoints
 from posejax.body.loading import load_body_model
@@ -217,9 +220,9 @@ def _variables(pose, betas, t: int, perspective: bool) -> Dict[str, jax.Array]:
 
 def _stage_masks(z, stage: int) -> Dict[str, jax.Array]:
     """Gradient masks: stage 0 frees cameras, global orientation and shape; later stages all."""
-    masks = {k: jnp.ones_like(v) for k, v in z.items()}
+    masks = {k: np.ones(v.shape, np.float32) for k, v in z.items()}
     if stage == 0:
-        masks["pose"] = masks["pose"].at[..., 1:, :].set(0.0)  # (..., T, 24, 3): body joints
+        masks["pose"][..., 1:, :] = 0.0  # (..., T, 24, 3): body joints
     return masks
 
 
@@ -236,14 +239,32 @@ def _objective(z, masks, ref, data, weights, model, prior):
     return total / jnp.maximum(jnp.sum(data.frame_mask), 1.0)
 
 
-@jax.jit
+@fast_compile.jit
 def _evaluate(z, ref, data, weights, model, prior):
-    """Energies, per-frame diagnostics and outputs at the solution."""
-    params = _to_params(z, ref, "log_depth" in z)
+    """Energies, per-frame diagnostics and outputs at the solution (one compiled program: run op
+    by op, the outputs' few hundred small operations took seconds to compile on a first call).
+
+    Returns:
+      (params, total, terms, frame energies, joints (T, 24, 3), 2D keypoints (T, K, 2), 3D
+      keypoints (T, K, 3), trajectory length in metres).
+    """
+    perspective = "log_depth" in z
+    params = _to_params(z, ref, perspective)
     total, terms = energy.total_energy(params, data, weights, model=model, pose_prior=prior)
     frames = energy.frame_energies(params, data, weights, model=model)
     joints, kp2d = energy.forward_model(model, data.layout, params, data)
-    return params, total, terms, frames, joints, kp2d
+    kp3d = kinematics.keypoints(model, data.layout, params.pose, params.betas)
+    if perspective:
+        traj = params.root_translation
+    else:  # image-plane offset in metres, depth 0
+        xy = params.translation / params.scale[:, None] * jnp.array([1.0, -1.0])
+        traj = jnp.concatenate([xy, jnp.zeros_like(xy[:, :1])], -1)
+    length = trajectory_length(joints, traj, data.frame_mask)
+    return params, total, terms, frames, joints, kp2d, kp3d, length
+
+
+_joints = fast_compile.jit(kinematics.joints)
+_vertices = fast_compile.jit(kinematics.vertices)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -366,8 +387,39 @@ def _init_prior_fn(prior: GaussianMixture):
     return held[1]
 
 
+def _placeholder_init(t: int, model: BodyModel) -> Init:
+    """An Init of T frames with the dtypes of a real one (for compiling ahead of the real data)."""
+    zeros = np.zeros(t, np.float32)
+    return Init(pose=np.zeros((t, 24, 3), np.float32), betas=np.zeros(model.num_betas, np.float32),
+                cameras=WeakPerspectiveCamera(scale=np.ones(t, np.float32),
+                                              translation=np.zeros((t, 2), np.float32)),
+                reprojection_error=zeros, initial_reprojection_error=zeros, valid=np.ones(t, bool),
+                source_frame=np.arange(t))
+
+
+def _compile_ahead(detections_shape, layout, image_size, *, model, cfg, weights, prior):
+    """Compiles the solver and the evaluation for a clip of this shape, on placeholder inputs.
+
+    Run in a background thread while the per-frame initialisation runs: XLA compiles outside
+    Python's lock, so on a multi-core CPU the two compilations overlap (what a first call waits
+    for is most of all compilation). Errors are left for the real call to raise.
+    """
+    try:
+        fake = _Prepared(detections=np.zeros(detections_shape, np.float32), layout=layout,
+                         image_size=image_size, init=_placeholder_init(detections_shape[0], model),
+                         track=None, init_seconds=0.0)
+        z, ref, data = _problem(fake, model, cfg.camera == "perspective",
+                                _padded_length(detections_shape[0]))
+        solvers.minimize(_objective, z, _stage_masks(z, 1), ref, data, weights, model, prior,
+                         method=str(cfg.solver.method), maxiter=1, tol=float(cfg.solver.tol),
+                         history_size=int(cfg.solver.history_size))
+        jax.block_until_ready(_evaluate(z, ref, data, weights, model, prior))
+    except Exception:  # noqa: BLE001 - the real call reports it
+        pass
+
+
 def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, prior,
-             verbose) -> _Prepared:
+             verbose, compile_ahead: Optional[Callable] = None) -> _Prepared:
     source = read_video_keypoints(video_keypoints, confidences)
     size = _check_image_size(image_size, source)
     det, layout = _resolve_layout(layout, source, model)
@@ -382,6 +434,10 @@ def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg,
         if verbose:
             print(f"bundle_adjust: tracked the main person in {int(track.tracked.sum())}/{t} frames "
                   f"({det.shape[1]} detection slots)")
+    ahead = None
+    if compile_ahead is not None and init is None:  # overlaps with the initialisation below
+        ahead = threading.Thread(target=compile_ahead, args=(det.shape, layout, size), daemon=True)
+        ahead.start()
     t0 = time.perf_counter()
     if init is None:
         init_result = initialize_from_keypoints(person, layout=layout, body_model=model, image_size=size,
@@ -397,6 +453,8 @@ def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg,
         # The energy sees the tracked person and every other detection (inner min), so a frame
         # where the track is wrong can still be explained by the right detection.
         det = _track_first(det, track)
+    if ahead is not None:
+        ahead.join()
     return _Prepared(detections=det, layout=layout, image_size=size, init=init_result, track=track,
                      init_seconds=init_seconds)
 
@@ -434,7 +492,7 @@ def _problem(prep: _Prepared, model: BodyModel, perspective: bool, length: int):
     init = prep.init
     det = _pad(prep.detections, length, np.nan)
     det[t:, ..., 2] = 0.0
-    init_joints = np.asarray(kinematics.joints(model, init.pose, init.betas), np.float32)
+    init_joints = np.asarray(_joints(model, init.pose, init.betas), np.float32)
     w, h = prep.image_size
     data = energy.make_data(det, init_joints=_pad(init_joints, length), image_width=w, image_height=h,
                             frame_mask=_pad(np.ones(t, np.float32), length), layout=prep.layout)
@@ -489,29 +547,27 @@ def _solve(z, ref, data, weights, model, prior, cfg):
 
 def _result(prep: _Prepared, z, ref, data, weights, model, prior, stages, seconds, cfg,
             return_vertices: bool) -> BAResult:
-    params, total, terms, frames, joints, kp2d = _evaluate(z, ref, data, weights, model, prior)
+    params, total, terms, frames, joints, kp2d, kp3d, length = _evaluate(z, ref, data, weights, model, prior)
     t = prep.detections.shape[0]
     perspective = isinstance(params, energy.PerspectiveBAParams)
     pose = np.asarray(params.pose)[:t]
     betas = np.asarray(params.betas)
     joints = np.asarray(joints)[:t]
-    kp3d = np.asarray(kinematics.keypoints(model, prep.layout, pose, betas))
+    kp3d = np.asarray(kp3d)[:t]
     if perspective:
         root = np.asarray(params.root_translation)[:t]
         cameras = {"focal": np.asarray(params.focal), "root_translation": root,
                    "principal_point": np.asarray(prep.image_size, np.float32) / 2}
-        traj = root
     else:
         scale = np.asarray(params.scale)[:t]
         trans = np.asarray(params.translation)[:t]
         cameras = WeakPerspectiveCamera(scale=scale, translation=trans)
-        traj = np.concatenate([trans / scale[:, None] * np.array([1.0, -1.0]), np.zeros((t, 1))], -1)
-    length = float(trajectory_length(jnp.asarray(joints), jnp.asarray(traj, jnp.float32)))
+    length = float(length)
     energies = {k: float(v) for k, v in terms.items()}
     energies["total"] = float(total)
     verts = None
     if return_vertices:
-        verts = np.asarray(kinematics.vertices(model, pose, betas))
+        verts = np.asarray(_vertices(model, pose, betas))
     solver_info = {"method": str(cfg.solver.method), "stages": stages,
                    "iterations": int(sum(s["iterations"] for s in stages)),
                    "grad_norm": float(stages[-1]["grad_norm"]) if stages else float("nan"),
@@ -603,7 +659,9 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
         `init`.
     """
     cfg, weights, model, prior = _settings(config, body_model, pose_prior)
-    prep = _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, prior, verbose)
+    ahead = functools.partial(_compile_ahead, model=model, cfg=cfg, weights=weights, prior=prior)
+    prep = _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg, prior, verbose,
+                    compile_ahead=ahead)
     perspective = cfg.camera == "perspective"
     z, ref, data = _problem(prep, model, perspective, _padded_length(prep.detections.shape[0]))
     t0 = time.perf_counter()

@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from posejax import fast_compile
 from posejax.body import kinematics
 from posejax.body.layouts import get_layout
 from posejax.body.loading import load_body_model
@@ -59,9 +60,8 @@ class InitConfig:
 
     Attributes:
       iterations: L-BFGS iterations of step 2 (0 skips step 2).
-      method: solver backend, "optax-lbfgs" or "jaxopt-lbfgs" (see `posejax.fitting.solvers`);
-        optax is the default here because it compiled in about half the time (20 s vs 35 s on the
-        2-core CPU) and ran twice as fast (T = 250: 0.6 s vs 1.2 s) with the same result.
+      method: solver backend, one of `posejax.fitting.solvers.METHODS`; the default compiles the
+        objective once (`posejax.fitting.lbfgs`), the others several times.
       tol: gradient-norm tolerance of step 2.
       hypotheses: 1 (step-1 orientation only) or 2 (also its depth mirror; the better fit is kept:
         slightly lower PA-MPJPE on synthetic data but, as the mirror is a genuine ambiguity, a few
@@ -81,7 +81,7 @@ class InitConfig:
     """
 
     iterations: int = 60
-    method: str = "optax-lbfgs"
+    method: str = "posejax-lbfgs"
     tol: float = 1e-7
     hypotheses: int = 1
     pose_prior_weight: float = 1e-4
@@ -273,14 +273,46 @@ def _objective(layout: str, pose_prior_fn: Optional[Callable]):
     def total(params, data):
         return jnp.sum(per_frame(params, data))
 
-    return total, jax.jit(per_frame)
+    return total, per_frame
 
 
-@functools.partial(jax.jit, static_argnames=("layout",))
 def _reprojection_px(model, layout, pose, scale, trans, kp, conf):
     x = kinematics.keypoints(model, layout, pose, jnp.zeros((model.num_betas,), kp.dtype))
     d = jnp.linalg.norm(weak_perspective(x, scale, trans) - kp, axis=-1)
     return jnp.sum(conf * d, -1) / jnp.maximum(conf.sum(-1), 1e-9)
+
+
+# Steps before and after the solve, each one compiled program: run op by op, their few hundred
+# small operations took seconds to compile one by one on a first call.
+@functools.partial(fast_compile.jit, static_argnames=("layout", "hypotheses"))
+def _step1(model, layout, hypotheses, kp, conf, w1, valid, neutral, candidates):
+    """Closed-form start: (valid, root hypotheses (h T, 3), scale0, trans0, step-1 error px)."""
+    neutral_kp = kinematics.keypoints(model, layout, neutral, jnp.zeros((model.num_betas,), kp.dtype))
+    root_mat, scale0, trans0 = _closed_form(kp, w1, neutral_kp, candidates)
+    # Frames whose closed form degenerates (e.g. all points coincide) are treated as invalid.
+    valid = valid & (scale0 > 1e-6) & jnp.all(jnp.isfinite(root_mat), (-2, -1))
+    scale0 = jnp.where(valid, scale0, 1.0)
+    root0 = matrix_to_axis_angle(root_mat)
+    body0 = jnp.broadcast_to(neutral[1:], (kp.shape[0], 23, 3))
+    err1 = _reprojection_px(model, layout, jnp.concatenate([root0[:, None], body0], 1), scale0,
+                            trans0, kp, conf)
+    roots = [root0] if hypotheses == 1 else [root0, matrix_to_axis_angle(_mirror(root_mat))]
+    return valid, jnp.concatenate(roots, 0), scale0, trans0, err1
+
+
+@functools.partial(fast_compile.jit, static_argnames=("per_frame", "layout", "hypotheses"))
+def _pick_hypothesis(per_frame, layout, hypotheses, params, data):
+    """Per frame, the hypothesis with the lowest step-2 loss: (pose, scale, trans, error px)."""
+    model, kp, conf, scale0, trans0 = data[:5]
+    h, t = hypotheses, kp.shape[0] // hypotheses
+    pick = jnp.argmin(per_frame(params, data).reshape(h, t), 0)
+    take = lambda x: jnp.take_along_axis(  # noqa: E731
+        x.reshape((h, t) + x.shape[1:]), pick.reshape((1, t) + (1,) * (x.ndim - 1)), 0)[0]
+    pose = jnp.concatenate([take(params["root"])[:, None], take(params["body"])], 1)
+    scale0, trans0 = scale0[:t], trans0[:t]
+    scale = scale0 * jnp.exp(take(params["log_scale"]))
+    trans = trans0 + scale0[:, None] * take(params["trans"])
+    return pose, scale, trans, _reprojection_px(model, layout, pose, scale, trans, kp[:t], conf[:t])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -403,8 +435,6 @@ def initialize_from_keypoints(keypoints, confidence=None, *, layout: str = "coco
     valid = (conf > 0).sum(-1) >= max(int(cfg.min_keypoints), 2)
 
     neutral = jnp.asarray(named_pose(cfg.neutral_pose))
-    betas = jnp.zeros((model.num_betas,), jnp.float32)
-    neutral_kp = kinematics.keypoints(model, layout, neutral, betas)
 
     if not valid.any():
         scale = 1.0 if image_size is None else 0.7 * float(size[1]) / 1.7
@@ -418,44 +448,31 @@ def initialize_from_keypoints(keypoints, confidence=None, *, layout: str = "coco
                     valid=valid, source_frame=np.arange(t), solver=None)
 
     # Step 1.
+    h = cfg.hypotheses if cfg.iterations > 0 else 1
     w1 = conf * _keypoint_weights(names, cfg)[None]
     cands = jnp.asarray(candidate_orientations(cfg.num_yaws, cfg.pitches_deg))
-    root_mat, scale0, trans0 = _closed_form(jnp.asarray(kp), jnp.asarray(w1), neutral_kp, cands)
-    # Frames whose closed form degenerates (e.g. all points coincide) are treated as invalid.
-    valid &= np.asarray(scale0 > 1e-6) & np.all(np.isfinite(np.asarray(root_mat)), (-2, -1))
+    kp_j, conf_j = jnp.asarray(kp), jnp.asarray(conf)
+    valid, roots, scale0, trans0, err1 = _step1(model, layout, h, kp_j, conf_j, jnp.asarray(w1),
+                                                jnp.asarray(valid), neutral, cands)
+    valid = np.asarray(valid)
     if not valid.any():
         return initialize_from_keypoints(np.full((t, k, 2), np.nan, np.float32), layout=layout,
                                          body_model=model, image_size=image_size, iterations=0, config=cfg)
-    scale0 = jnp.where(valid, scale0, 1.0)
-    root0 = matrix_to_axis_angle(root_mat)
     body0 = jnp.broadcast_to(neutral[1:], (t, 23, 3))
-    pose1 = jnp.concatenate([root0[:, None], body0], 1)
-    kp_j, conf_j = jnp.asarray(kp), jnp.asarray(conf)
-    err1 = _reprojection_px(model, layout, pose1, scale0, trans0, kp_j, conf_j)
-
-    pose, scale, trans, info = pose1, scale0, trans0, None
+    pose, scale, trans, info = jnp.concatenate([roots[:t, None], body0], 1), scale0, trans0, None
+    err2 = err1
     if cfg.iterations > 0:
-        h = cfg.hypotheses
-        roots = [root0] if h == 1 else [root0, matrix_to_axis_angle(_mirror(root_mat))]
         rep = lambda x: jnp.concatenate([x] * h, 0)  # noqa: E731
-        params = {"root": jnp.concatenate(roots, 0), "body": rep(body0),
+        params = {"root": roots, "body": rep(body0),
                   "log_scale": jnp.zeros((h * t,), jnp.float32), "trans": jnp.zeros((h * t, 2), jnp.float32)}
         weights = jnp.array([cfg.pose_prior_weight, cfg.root_prior_weight, cfg.robust_delta_px],
                             jnp.float32)
-        data = (model, rep(kp_j), rep(conf_j), rep(scale0), rep(trans0), params["root"], neutral[1:],
-                weights)
+        data = (model, rep(kp_j), rep(conf_j), rep(scale0), rep(trans0), roots, neutral[1:], weights)
         total, per_frame = _objective(layout, pose_prior_fn)
         params, info = solvers.minimize(total, params, data, method=cfg.method,
                                         maxiter=int(cfg.iterations), tol=float(cfg.tol))
-        losses = per_frame(params, data).reshape(h, t)
-        pick = jnp.argmin(losses, 0)
-        take = lambda x: jnp.take_along_axis(  # noqa: E731
-            x.reshape((h, t) + x.shape[1:]), pick.reshape((1, t) + (1,) * (x.ndim - 1)), 0)[0]
-        pose = jnp.concatenate([take(params["root"])[:, None], take(params["body"])], 1)
-        scale = scale0 * jnp.exp(take(params["log_scale"]))
-        trans = trans0 + scale0[:, None] * take(params["trans"])
+        pose, scale, trans, err2 = _pick_hypothesis(per_frame, layout, h, params, data)
 
-    err2 = _reprojection_px(model, layout, pose, scale, trans, kp_j, conf_j)
     src = _nearest_valid(valid)
     pose, scale, trans = (np.asarray(x)[src] for x in (pose, scale, trans))
     err1, err2 = (np.where(valid, np.asarray(e), 0.0).astype(np.float32) for e in (err1, err2))

@@ -22,7 +22,9 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-METHODS = ("jaxopt-lbfgs", "optax-lbfgs")
+from posejax import fast_compile
+
+METHODS = ("posejax-lbfgs", "jaxopt-lbfgs", "optax-lbfgs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +58,12 @@ def _build(fun: Callable, method: str, tol: float, history_size: int, batched: b
     reuse it), and the update step is compiled once (`jaxopt`'s own `run` unrolls a first update
     outside its loop, which doubled the compile time of the bundle-adjustment solver).
     """
-    if method == "jaxopt-lbfgs":
+    if method == "posejax-lbfgs":
+        from posejax.fitting import lbfgs
+
+        run = lbfgs.build_solver(fun, tol, history_size)
+
+    elif method == "jaxopt-lbfgs":
         import jaxopt  # imported lazily: only this backend needs it
 
         solver = jaxopt.LBFGS(fun=fun, tol=tol, history_size=history_size)
@@ -103,14 +110,15 @@ def _build(fun: Callable, method: str, tol: float, history_size: int, batched: b
                     _tree_norm(otu.tree_get(state, "grad")))
 
     if batched:
-        def batched_run(maxiter, init, *args):  # maxiter shared, everything else per problem
-            return jax.vmap(lambda i, *a: run(maxiter, i, *a))(init, *args)
+        unbatched = run
 
-        return jax.jit(batched_run)
-    return jax.jit(run)
+        def run(maxiter, init, *args):  # maxiter shared, everything else per problem
+            return jax.vmap(lambda i, *a: unbatched(maxiter, i, *a))(init, *args)
+
+    return jax.jit(run, compiler_options=fast_compile.compiler_options())
 
 
-def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str = "jaxopt-lbfgs",
+def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str = "posejax-lbfgs",
              maxiter: int = 500, tol: float = 1e-6, history_size: int = 10,
              batched: bool = False) -> tuple[Any, SolverInfo]:
     """Minimises `fun(params, *args)` with L-BFGS.
@@ -120,7 +128,7 @@ def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str
         (or the same object every time) so the compiled solver is reused.
       init_params: pytree of float arrays, the starting point.
       *args: extra pytrees passed to `fun` unchanged (data, weights, masks).
-      method: "jaxopt-lbfgs" or "optax-lbfgs".
+      method: one of METHODS (see the module docstring).
       maxiter: maximum number of iterations.
       tol: stop when the gradient's L2 norm is at most this.
       history_size: number of (s, y) pairs kept by L-BFGS.

@@ -13,7 +13,7 @@ where the person is and how large: centre and log size in image units. Training 
 repetition, like inference); the loss is the paper's weighted L1 on
   * pose: the 24 joints' rotation matrices (l_theta = 1000),
   * HN shape: the 8 height-normalised coefficients (l_beta = 10),
-  * translation: the pelvis position in the height-normalised world (`_root_hn`; l_T = 100),
+  * translation: the pelvis position in the height-normalised world (`root_hn_of_sequence`; l_T = 100),
     and the same pelvis as the camera sees it (`static_view`: image position and log depth;
     `loss.root_view`, our addition: scale-free, so near and far subjects count alike),
   * joints: the 24 root-relative 3D joints of the predicted pose on the true HN body (l_V = 1; the
@@ -100,7 +100,7 @@ def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
 _POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, split), per process
 
 
-def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
+def sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
     """`count` sequences of a split, synthesised from that split's motion clips (cached)."""
     from posejax_datasets import common
     from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
@@ -122,7 +122,7 @@ def _sequences(config: ml_collections.ConfigDict, split: str, count: int) -> Lis
     return _POOLS[key]
 
 
-def _root_hn(seq: dict, model) -> np.ndarray:
+def root_hn_of_sequence(seq: dict, model) -> np.ndarray:
     """(T, 3) the pelvis position in the height-normalised world (the true scene scaled about the
     world origin so the person is 1.72 m tall), metres. The pelvis rather than the body model's
     origin: the origin's offset from the pelvis does not scale with the body."""
@@ -135,7 +135,7 @@ def _prepare(seq: dict, image_size, space, model) -> dict:
     hn = np.asarray(betas_to_hn(space, model, np.asarray(seq["betas"], np.float32)))
     cam = np.asarray(seq["camera"], np.float32).copy()
     cam[2] = float(seq["camera_height_hn"])
-    root = _root_hn(seq, model)
+    root = root_hn_of_sequence(seq, model)
     return {"frames": normalize_observations(seq["keypoints2d"], seq["confidence"], image_size),
             "pose": np.asarray(seq["pose"], np.float32),
             "root_hn": root, "root_view": np.asarray(point_to_static_view(root, *cam), np.float32),
@@ -163,7 +163,7 @@ class PooledRegressorTask(Task):
         if split not in self._pools:
             n = int(self.config.data.num_train if split == "train" else self.config.data.num_validation)
             self._pools[split] = [_prepare(s, self.image_size, self.space, self.model)
-                                  for s in _sequences(self.config, split, n)]
+                                  for s in sequences(self.config, split, n)]
         return self._pools[split]
 
     def train_batch(self, step, local_batch_size, process_index, process_count):

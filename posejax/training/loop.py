@@ -158,6 +158,20 @@ def restore_state(workdir: str, task: Task) -> TrainState:
         mngr.close()
 
 
+def load_trained(workdir: str, task_name: str) -> Tuple[Task, TrainState]:
+    """The task and latest checkpointed state of a finished (or running) `task_name` run.
+
+    Raises:
+      FileNotFoundError: `workdir` is not a run or has no checkpoint.
+      ValueError: the run trained another task.
+    """
+    config = load_config(workdir)
+    if config.task != task_name:
+        raise ValueError(f"{workdir} holds a {config.task!r} run, not a {task_name} one")
+    task = get_task(config)
+    return task, restore_state(workdir, task)
+
+
 def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None) -> Dict[str, float]:
     """Evaluates the latest checkpoint of a run; writes `workdir/evaluation.json`.
 

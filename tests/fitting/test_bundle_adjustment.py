@@ -1,7 +1,7 @@
 """Robustness and result sanity of `posejax.fitting.bundle_adjustment.bundle_adjust`.
 
 Compilation dominates on a CPU (each (padded length, detection slots, solver) compiles the L-BFGS
-solver, about 25-45 s), so almost every fit here has one shape: single-person coco17 clips of at
+solver and the initialisation, several seconds each), so almost every fit here has one shape: single-person coco17 clips of at
 most 50 frames (padded to 50) under one short config (`FAST`: closed-form initialisation, 3 + 6
 solver iterations); the two-person test and the 5000-frame test add one compilation each.
 """
@@ -24,9 +24,9 @@ from posejax.synth.procedural import procedural_clips
 
 T = 30  # frames of the test clips (padded to PAD_MULTIPLE = 50 with every other T <= 50)
 K = 17  # coco17
-# optax's L-BFGS: it compiles in about two thirds of jaxopt's time (the default jaxopt runs end to
-# end in colab/bundle_adjust.ipynb, and both backends are compared in tests/fitting/test_solvers.py).
-FAST = {"solver": {"stages": (3, 6), "method": "optax-lbfgs"}, "init": {"iterations": 0}}
+# The default solver, named so the tests check that the setting reaches the result (the backends
+# are compared in tests/fitting/test_solvers.py and by `python -m posejax.benchmark ba`).
+FAST = {"solver": {"stages": (3, 6), "method": "posejax-lbfgs"}, "init": {"iterations": 0}}
 SIZE = (1920, 1080)
 
 
@@ -96,7 +96,7 @@ def test_result_has_documented_shapes_and_fits_the_clip(fit, video):
     e = fit.energies
     np.testing.assert_allclose(e["total"], e["E_R"] + e["E_T"] + e["E_P"], rtol=1e-5)
     assert fit.E_norm == pytest.approx(e["total"] / fit.trajectory_length, rel=1e-6)
-    assert fit.solver["iterations"] <= 9 and fit.solver["method"] == "optax-lbfgs"
+    assert fit.solver["iterations"] <= 9 and fit.solver["method"] == "posejax-lbfgs"
 
     # Nine iterations already pull the closed-form initialisation towards the noise-free
     # projections (measured: median keypoint error 19 -> 11 px on the frames with detections).
@@ -143,7 +143,7 @@ def test_to_dict_round_trips_through_results_files(fit, tmp_path, suffix):
         np.testing.assert_array_equal(loaded["init"][key], saved["init"][key])
     assert loaded["energies"] == pytest.approx(saved["energies"], rel=1e-6)
     assert loaded["E_norm"] == pytest.approx(fit.E_norm) and loaded["layout"] == "coco17"
-    assert loaded["camera_mode"] == "weak" and loaded["solver"]["method"] == "optax-lbfgs"
+    assert loaded["camera_mode"] == "weak" and loaded["solver"]["method"] == "posejax-lbfgs"
     np.testing.assert_array_equal(loaded["solver"]["stages"]["iterations"],
                                   [s["iterations"] for s in fit.solver["stages"]])
 
@@ -244,7 +244,7 @@ def test_multi_person_frames_without_detections(clips):
 
     result = fit_clip(frames, layout="body25b", config=FAST)
     assert_sane(result, T, num_keypoints=25)
-    assert result.solver["method"] == "optax-lbfgs"
+    assert result.solver["method"] == "posejax-lbfgs"
     assert np.all(result.track.indices[empty] == -1) and np.all(result.detection[empty] == -1)
     assert not result.inlier[empty].any()
     # The track follows one person through the gaps.
@@ -279,7 +279,7 @@ def test_long_clip(video):
     # so only the shapes, finiteness and the frames without detections are checked.
     kp = np.tile(video.keypoints, (-(-5000 // T), 1, 1))[:5000]
     missing = np.tile(video.missing, -(-5000 // T))[:5000]
-    result = fit_clip(kp, config={**FAST, "solver": {"stages": (1, 2), "method": "optax-lbfgs"}})
+    result = fit_clip(kp, config={**FAST, "solver": {"stages": (1, 2)}})
     assert_sane(result, 5000)
     assert result.solver["iterations"] <= 3
     np.testing.assert_array_equal(result.detection, np.where(missing, -1, 0))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from posejax.body import kinematics, load_body_model
+from posejax.fitting import solvers
 from posejax.fitting.initialization import (CAMERA_ROTATION, InitConfig,
                                             initialize_from_keypoints, project_keypoints,
                                             weak_perspective)
@@ -148,4 +149,4 @@ def test_bad_inputs(model, kwargs, match):
 
 
 def test_config_type(model):
-    assert InitConfig().method in ("optax-lbfgs", "jaxopt-lbfgs")
+    assert InitConfig().method in solvers.METHODS

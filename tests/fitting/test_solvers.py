@@ -1,4 +1,4 @@
-"""Both L-BFGS backends behind `minimize` find the same optimum."""
+"""The L-BFGS backends behind `minimize` find the same optimum."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -47,7 +47,7 @@ def test_compiled_once_per_shape_and_across_maxiter():
         w, _ = minimize(least_squares, jnp.zeros(3), a, b, maxiter=maxiter)
         np.testing.assert_allclose(w, b, atol=1e-4)
     assert solvers._build.cache_info().misses == 1
-    run = solvers._build(least_squares, "jaxopt-lbfgs", 1e-6, 10, False)
+    run = solvers._build(least_squares, "posejax-lbfgs", 1e-6, 10, False)
     assert run._cache_size() == 1
 
 
@@ -74,3 +74,33 @@ def test_batched_matches_one_by_one(method):
 def test_bad_method():
     with pytest.raises(ValueError, match="`method` must be one of"):
         minimize(least_squares, jnp.zeros(3), jnp.eye(3), jnp.ones(3), method="bfgs")
+
+
+def test_own_lbfgs_traces_the_objective_once():
+    """One call site of the objective in the compiled solver (its compile-time advantage)."""
+    from posejax.fitting import solvers
+
+    traces = {}
+
+    def counted(method):
+        def fun(w, a, b):
+            traces[method] = traces.get(method, 0) + 1
+            return least_squares(w, a, b)
+        return fun
+
+    for method in ("posejax-lbfgs", "jaxopt-lbfgs"):
+        solvers._build(counted(method), method, 1e-6, 10, False).lower(
+            jnp.int32(5), jnp.zeros(3), jnp.eye(3), jnp.ones(3))
+    assert traces["posejax-lbfgs"] == 1
+    assert traces["jaxopt-lbfgs"] > 1
+
+
+def test_own_lbfgs_backtracks_out_of_non_finite_regions():
+    """Trials where the objective is NaN are rejected; the result stays finite and lower."""
+    def fenced(x):  # minimum at 3, but undefined beyond 0.5
+        return jnp.sum(jnp.where(x < 0.5, (x - 3.0) ** 2, jnp.nan))
+
+    x, info = minimize(fenced, jnp.zeros(2), method="posejax-lbfgs", maxiter=50, tol=1e-6)
+    assert np.all(np.isfinite(np.asarray(x))) and np.all(np.asarray(x) < 0.5)
+    assert np.isfinite(info.value) and info.value < 12.51  # f(0) = 18, the fence allows 12.5
+    assert not info.converged
