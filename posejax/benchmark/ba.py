@@ -159,10 +159,11 @@ def main(argv=None, json_out: str = "benchmark_ba.json") -> None:
     timing.print_table("first call in a fresh process (T=250, includes initialisation)", firsts,
                        ["case", "first_call_s", "init_s", "solve_s"])
     from posejax.compilation_cache import enable_compilation_cache
+    from posejax.fitting import solvers
 
     enable_compilation_cache(tempfile.mkdtemp())  # this process: compile once per shape
     kp, size = clip_keypoints()
-    warms = [warm(m, kp, size) for m in ("jaxopt-lbfgs", "optax-lbfgs")]
+    warms = [warm(m, kp, size) for m in solvers.METHODS]
     timing.print_table("warm calls (T=250, median of 5 after a warm-up)", warms,
                        ["method", "total_s", "init_s", "solve_s", "iterations", "ms_per_iteration", "converged"])
     mems = [memory(t) for t in (250, 1000, 5000)]

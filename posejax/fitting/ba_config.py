@@ -4,7 +4,7 @@
 
     cfg = posejax.fitting.ba_config.default_config()
     cfg.weights.smooth_joints = 300.0
-    cfg.solver.method = "optax-lbfgs"
+    cfg.solver.method = "jaxopt-lbfgs"
     result = posejax.bundle_adjust(keypoints, layout="coco17", image_size=(1920, 1080), config=cfg)
 
 or from the command line: `python -m posejax.bundle_adjust ... --config.weights.pose_prior=1`.
@@ -47,7 +47,8 @@ def default_config() -> ml_collections.ConfigDict:
         has a global trajectory).
       weights: the energy weights (`posejax.fitting.energy.EnergyWeights`: units and meaning of
         each).
-      solver.method: "jaxopt-lbfgs" (default) or "optax-lbfgs".
+      solver.method: "posejax-lbfgs" (default: compiles fastest), "jaxopt-lbfgs" or "optax-lbfgs"
+        (`posejax.fitting.solvers`).
       solver.stages: iterations per stage; stage 1 frees only the cameras, the global orientation
         and the shape, later stages everything (0 iterations skips a stage).
       solver.tol: stop a stage when the gradient norm of the per-frame energy (energy / number of

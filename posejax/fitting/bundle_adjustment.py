@@ -401,8 +401,9 @@ def _compile_ahead(detections_shape, layout, image_size, *, model, cfg, weights,
     """Compiles the solver and the evaluation for a clip of this shape, on placeholder inputs.
 
     Run in a background thread while the per-frame initialisation runs: XLA compiles outside
-    Python's lock, so on a multi-core CPU the two compilations overlap (what a first call waits
-    for is most of all compilation). Errors are left for the real call to raise.
+    Python's lock, so on a multi-core CPU the compilations overlap (what a first call waits for is
+    most of all compilation); the solver and the evaluation compile in threads of their own.
+    Errors are left for the real call to raise.
     """
     try:
         fake = _Prepared(detections=np.zeros(detections_shape, np.float32), layout=layout,
@@ -410,10 +411,27 @@ def _compile_ahead(detections_shape, layout, image_size, *, model, cfg, weights,
                          track=None, init_seconds=0.0)
         z, ref, data = _problem(fake, model, cfg.camera == "perspective",
                                 _padded_length(detections_shape[0]))
+    except Exception:  # noqa: BLE001 - the real call reports it
+        return
+
+    def solver():
         solvers.minimize(_objective, z, _stage_masks(z, 1), ref, data, weights, model, prior,
                          method=str(cfg.solver.method), maxiter=1, tol=float(cfg.solver.tol),
                          history_size=int(cfg.solver.history_size))
+
+    def evaluation():
         jax.block_until_ready(_evaluate(z, ref, data, weights, model, prior))
+
+    threads = [threading.Thread(target=_quietly, args=(f,), daemon=True) for f in (solver, evaluation)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _quietly(fn: Callable) -> None:
+    try:
+        fn()
     except Exception:  # noqa: BLE001 - the real call reports it
         pass
 

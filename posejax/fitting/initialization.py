@@ -285,34 +285,40 @@ def _reprojection_px(model, layout, pose, scale, trans, kp, conf):
 # Steps before and after the solve, each one compiled program: run op by op, their few hundred
 # small operations took seconds to compile one by one on a first call.
 @functools.partial(fast_compile.jit, static_argnames=("layout", "hypotheses"))
-def _step1(model, layout, hypotheses, kp, conf, w1, valid, neutral, candidates):
-    """Closed-form start: (valid, root hypotheses (h T, 3), scale0, trans0, step-1 error px)."""
+def _step1(model, layout, hypotheses, kp, w1, valid, neutral, candidates):
+    """Closed-form start: (valid, root hypotheses (h T, 3), scale0 (T,), trans0 (T, 2))."""
     neutral_kp = kinematics.keypoints(model, layout, neutral, jnp.zeros((model.num_betas,), kp.dtype))
     root_mat, scale0, trans0 = _closed_form(kp, w1, neutral_kp, candidates)
     # Frames whose closed form degenerates (e.g. all points coincide) are treated as invalid.
     valid = valid & (scale0 > 1e-6) & jnp.all(jnp.isfinite(root_mat), (-2, -1))
     scale0 = jnp.where(valid, scale0, 1.0)
-    root0 = matrix_to_axis_angle(root_mat)
-    body0 = jnp.broadcast_to(neutral[1:], (kp.shape[0], 23, 3))
-    err1 = _reprojection_px(model, layout, jnp.concatenate([root0[:, None], body0], 1), scale0,
-                            trans0, kp, conf)
-    roots = [root0] if hypotheses == 1 else [root0, matrix_to_axis_angle(_mirror(root_mat))]
-    return valid, jnp.concatenate(roots, 0), scale0, trans0, err1
+    roots = [matrix_to_axis_angle(root_mat)]
+    if hypotheses == 2:
+        roots.append(matrix_to_axis_angle(_mirror(root_mat)))
+    return valid, jnp.concatenate(roots, 0), scale0, trans0
 
 
 @functools.partial(fast_compile.jit, static_argnames=("per_frame", "layout", "hypotheses"))
-def _pick_hypothesis(per_frame, layout, hypotheses, params, data):
-    """Per frame, the hypothesis with the lowest step-2 loss: (pose, scale, trans, error px)."""
+def _finish(per_frame, layout, hypotheses, params, data, pose1):
+    """Per frame, the hypothesis with the lowest step-2 loss, and the reprojection errors of
+    steps 1 and 2: (pose (T, 24, 3), scale (T,), trans (T, 2), error1 (T,), error2 (T,)) px."""
     model, kp, conf, scale0, trans0 = data[:5]
     h, t = hypotheses, kp.shape[0] // hypotheses
-    pick = jnp.argmin(per_frame(params, data).reshape(h, t), 0)
-    take = lambda x: jnp.take_along_axis(  # noqa: E731
-        x.reshape((h, t) + x.shape[1:]), pick.reshape((1, t) + (1,) * (x.ndim - 1)), 0)[0]
+    kp, conf, scale0, trans0 = kp[:t], conf[:t], scale0[:t], trans0[:t]
+    if h == 1:
+        take = lambda x: x  # noqa: E731
+    else:
+        pick = jnp.argmin(per_frame(params, data).reshape(h, t), 0)
+        take = lambda x: jnp.take_along_axis(  # noqa: E731
+            x.reshape((h, t) + x.shape[1:]), pick.reshape((1, t) + (1,) * (x.ndim - 1)), 0)[0]
     pose = jnp.concatenate([take(params["root"])[:, None], take(params["body"])], 1)
-    scale0, trans0 = scale0[:t], trans0[:t]
     scale = scale0 * jnp.exp(take(params["log_scale"]))
     trans = trans0 + scale0[:, None] * take(params["trans"])
-    return pose, scale, trans, _reprojection_px(model, layout, pose, scale, trans, kp[:t], conf[:t])
+    # Both steps' errors in one pass of the body model (frames stacked).
+    two = lambda a, b: jnp.concatenate([a, b], 0)  # noqa: E731
+    err = _reprojection_px(model, layout, two(pose1, pose), two(scale0, scale), two(trans0, trans),
+                           two(kp, kp), two(conf, conf))
+    return pose, scale, trans, err[:t], err[t:]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -452,26 +458,25 @@ def initialize_from_keypoints(keypoints, confidence=None, *, layout: str = "coco
     w1 = conf * _keypoint_weights(names, cfg)[None]
     cands = jnp.asarray(candidate_orientations(cfg.num_yaws, cfg.pitches_deg))
     kp_j, conf_j = jnp.asarray(kp), jnp.asarray(conf)
-    valid, roots, scale0, trans0, err1 = _step1(model, layout, h, kp_j, conf_j, jnp.asarray(w1),
-                                                jnp.asarray(valid), neutral, cands)
+    valid, roots, scale0, trans0 = _step1(model, layout, h, kp_j, jnp.asarray(w1), jnp.asarray(valid),
+                                          neutral, cands)
     valid = np.asarray(valid)
     if not valid.any():
         return initialize_from_keypoints(np.full((t, k, 2), np.nan, np.float32), layout=layout,
                                          body_model=model, image_size=image_size, iterations=0, config=cfg)
+    rep = lambda x: jnp.concatenate([x] * h, 0)  # noqa: E731
     body0 = jnp.broadcast_to(neutral[1:], (t, 23, 3))
-    pose, scale, trans, info = jnp.concatenate([roots[:t, None], body0], 1), scale0, trans0, None
-    err2 = err1
+    params = {"root": roots, "body": rep(body0), "log_scale": jnp.zeros((h * t,), jnp.float32),
+              "trans": jnp.zeros((h * t, 2), jnp.float32)}
+    weights = jnp.array([cfg.pose_prior_weight, cfg.root_prior_weight, cfg.robust_delta_px], jnp.float32)
+    data = (model, rep(kp_j), rep(conf_j), rep(scale0), rep(trans0), roots, neutral[1:], weights)
+    total, per_frame = _objective(layout, pose_prior_fn)
+    info = None
     if cfg.iterations > 0:
-        rep = lambda x: jnp.concatenate([x] * h, 0)  # noqa: E731
-        params = {"root": roots, "body": rep(body0),
-                  "log_scale": jnp.zeros((h * t,), jnp.float32), "trans": jnp.zeros((h * t, 2), jnp.float32)}
-        weights = jnp.array([cfg.pose_prior_weight, cfg.root_prior_weight, cfg.robust_delta_px],
-                            jnp.float32)
-        data = (model, rep(kp_j), rep(conf_j), rep(scale0), rep(trans0), roots, neutral[1:], weights)
-        total, per_frame = _objective(layout, pose_prior_fn)
         params, info = solvers.minimize(total, params, data, method=cfg.method,
                                         maxiter=int(cfg.iterations), tol=float(cfg.tol))
-        pose, scale, trans, err2 = _pick_hypothesis(per_frame, layout, h, params, data)
+    pose1 = jnp.concatenate([roots[:t, None], body0], 1)
+    pose, scale, trans, err1, err2 = _finish(per_frame, layout, h, params, data, pose1)
 
     src = _nearest_valid(valid)
     pose, scale, trans = (np.asarray(x)[src] for x in (pose, scale, trans))

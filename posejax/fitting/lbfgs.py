@@ -17,28 +17,50 @@ rounding of the value (8 ulps) counts as none, so float32 solves keep reducing t
 the minimum. A trial whose value
 is NaN or inf counts as a failed trial. After `max_backtracks` failed trials in a row the solve
 stops (the point kept is the best one found).
+
+The iterates stay pytrees (the history as pytrees with a leading axis of m rows): flattening them
+into one vector around the objective cost 25% more time per bundle-adjustment evaluation on CPU
+(the slices and concatenations kept XLA from fusing into the energy).
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
-
 _C1 = 1e-4  # sufficient-decrease constant of the Armijo test
+
+_map = jax.tree_util.tree_map
+
+
+def _dot(a, b) -> jax.Array:
+    """Inner product of two pytrees of the same structure."""
+    return sum(jnp.vdot(u, v) for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+
+
+def _axpy(alpha, x, y):
+    """alpha x + y over pytrees."""
+    return _map(lambda u, v: alpha * u + v, x, y)
+
+
+def _row(tree, i):
+    return _map(lambda h: h[i], tree)
+
+
+def _select(cond, a, b):
+    return _map(lambda u, v: jnp.where(cond, u, v), a, b)
 
 
 class _State(NamedTuple):
-    x: jax.Array            # (n,) accepted point
+    x: Any                  # accepted point (pytree like the parameters)
     value: jax.Array        # objective at x
-    grad: jax.Array         # (n,) gradient at x
-    direction: jax.Array    # (n,) search direction from x
+    grad: Any               # gradient at x
+    direction: Any          # search direction from x
     step: jax.Array         # step length of the current trial
     slope: jax.Array        # directional derivative grad . direction (< 0)
-    s: jax.Array            # (m, n) last m accepted steps, newest at row `newest`
-    y: jax.Array            # (m, n) matching gradient differences
+    s: Any                  # last m accepted steps (leading axis m), newest at row `newest`
+    y: Any                  # matching gradient differences
     rho: jax.Array          # (m,) 1 / s.y, 0 for empty or skipped rows
     newest: jax.Array       # row of the newest pair
     iterations: jax.Array   # accepted steps so far
@@ -48,25 +70,26 @@ class _State(NamedTuple):
 
 def _two_loop(grad, s, y, rho, newest):
     """-H grad by the L-BFGS two-loop recursion (rows with rho = 0 are ignored)."""
-    m = s.shape[0]
+    m = rho.shape[0]
     order = (newest - jnp.arange(m)) % m  # newest first
 
     def first(q, i):
-        alpha = rho[i] * jnp.dot(s[i], q)
-        return q - alpha * y[i], alpha
+        alpha = rho[i] * _dot(_row(s, i), q)
+        return _axpy(-alpha, _row(y, i), q), alpha
 
     q, alphas = jax.lax.scan(first, grad, order)
-    yy = jnp.dot(y[newest], y[newest])
+    y_new = _row(y, newest)
+    yy = _dot(y_new, y_new)
     gamma = jnp.where(rho[newest] > 0, 1.0 / jnp.maximum(rho[newest] * yy, 1e-30), 1.0)
-    r = gamma * q
+    r = _map(lambda v: gamma * v, q)
 
     def second(r, ia):
         i, alpha = ia
-        beta = rho[i] * jnp.dot(y[i], r)
-        return r + (alpha - beta) * s[i], None
+        beta = rho[i] * _dot(_row(y, i), r)
+        return _axpy(alpha - beta, _row(s, i), r), None
 
     r, _ = jax.lax.scan(second, r, (order[::-1], alphas[::-1]))
-    return -r
+    return _map(jnp.negative, r)
 
 
 def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: int = 20):
@@ -81,37 +104,33 @@ def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: i
     `run` is traceable (jit it, vmap it); `maxiter` may be traced.
     """
     value_and_grad = jax.value_and_grad(fun)
+    m = history_size
 
     def run(maxiter, init_params, *args):
-        x0, unravel = ravel_pytree(init_params)
-        dtype = x0.dtype
-
-        def evaluate(x):
-            v, g = value_and_grad(unravel(x), *args)
-            return v, ravel_pytree(g)[0]
-
+        x0 = _map(jnp.asarray, init_params)
+        dtype = jax.tree_util.tree_leaves(x0)[0].dtype
+        zeros = _map(jnp.zeros_like, x0)
+        history = _map(lambda v: jnp.zeros((m,) + v.shape, v.dtype), x0)
         # The start is evaluated by the loop itself: a first "trial" with step 0 from x0 along
-        # direction 0, accepted unconditionally; so `evaluate` has a single call site.
-        n, m = x0.shape[0], history_size
-        zeros = jnp.zeros_like(x0)
+        # direction 0, accepted unconditionally; so the objective has a single call site.
         state = _State(x=x0, value=jnp.asarray(jnp.inf, dtype), grad=zeros, direction=zeros,
                        step=jnp.asarray(0.0, dtype), slope=jnp.asarray(0.0, dtype),
-                       s=jnp.zeros((m, n), dtype), y=jnp.zeros((m, n), dtype),
-                       rho=jnp.zeros((m,), dtype), newest=jnp.asarray(0),
+                       s=history, y=history, rho=jnp.zeros((m,), dtype), newest=jnp.asarray(0),
                        iterations=jnp.asarray(-1), backtracks=jnp.asarray(0),
                        evaluations=jnp.asarray(0))
 
         def keep_going(st):
-            gnorm = jnp.linalg.norm(st.grad)
+            gnorm = jnp.sqrt(_dot(st.grad, st.grad))
             started = st.iterations >= 0
             return (~started) | ((st.iterations < maxiter) & (gnorm > tol)
                                  & (st.backtracks < max_backtracks))
 
         def body(st):
             started = st.iterations >= 0
-            x_trial = st.x + st.step * st.direction
-            v, g = evaluate(x_trial)
-            finite = jnp.isfinite(v) & jnp.all(jnp.isfinite(g))
+            x_trial = _axpy(st.step, st.direction, st.x)
+            v, g = value_and_grad(x_trial, *args)
+            finite = jnp.isfinite(v) & jnp.all(jnp.stack(
+                [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(g)]))
             # Armijo, with a rounding allowance: near the minimum, float32 values stop resolving
             # the decrease and an exact test would reject every step (as in Hager and Zhang's
             # approximate Wolfe conditions, a change within a few ulps of |f| counts as no increase).
@@ -121,19 +140,19 @@ def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: i
 
             # Accepted: store the pair (if it has positive curvature) and take a new direction.
             # The history is updated in place (one row), never copied whole: the loop carries it.
-            sk, yk = x_trial - st.x, g - st.grad
-            sy = jnp.dot(sk, yk)
-            store = accept & started & (sy > 1e-10 * jnp.dot(yk, yk))
+            sk = _map(jnp.subtract, x_trial, st.x)
+            yk = _map(jnp.subtract, g, st.grad)
+            sy = _dot(sk, yk)
+            store = accept & started & (sy > 1e-10 * _dot(yk, yk))
             row = jnp.where(store, (st.newest + 1) % m, st.newest)
-            s = st.s.at[row].set(jnp.where(store, sk, st.s[row]))
-            y = st.y.at[row].set(jnp.where(store, yk, st.y[row]))
+            put = lambda h, new: h.at[row].set(jnp.where(store, new, h[row]))  # noqa: E731
+            s, y = _map(put, st.s, sk), _map(put, st.y, yk)
             rho = st.rho.at[row].set(jnp.where(store, 1.0 / jnp.where(store, sy, 1.0), st.rho[row]))
             d = _two_loop(g, s, y, rho, row)
-            descent = jnp.dot(d, g)
-            d = jnp.where(descent < 0, d, -g)  # not a descent direction: steepest descent
-            slope_new = jnp.dot(d, g)
+            d = _select(_dot(d, g) < 0, d, _map(jnp.negative, g))  # else steepest descent
+            slope_new = _dot(d, g)
             # First step without curvature information: at most a unit move in parameter space.
-            first_step = jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.linalg.norm(g), 1e-12))
+            first_step = jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.sqrt(_dot(g, g)), 1e-12))
             step_new = jnp.where(jnp.any(rho > 0), 1.0, first_step).astype(dtype)
 
             # Rejected: shorten the step by safeguarded quadratic interpolation.
@@ -142,16 +161,16 @@ def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: i
             shorter = jnp.where(finite & (denom > 0),
                                 jnp.clip(quad, 0.1 * st.step, 0.5 * st.step), 0.5 * st.step)
 
-            pick = lambda a, b: jnp.where(accept, a, b)  # noqa: E731
             return _State(
-                x=pick(x_trial, st.x), value=pick(v, st.value), grad=pick(g, st.grad),
-                direction=pick(d, st.direction), step=pick(step_new, shorter).astype(dtype),
-                slope=pick(slope_new, st.slope), s=s, y=y, rho=rho, newest=row,
+                x=_select(accept, x_trial, st.x), value=jnp.where(accept, v, st.value),
+                grad=_select(accept, g, st.grad), direction=_select(accept, d, st.direction),
+                step=jnp.where(accept, step_new, shorter).astype(dtype),
+                slope=jnp.where(accept, slope_new, st.slope), s=s, y=y, rho=rho, newest=row,
                 iterations=st.iterations + accept.astype(st.iterations.dtype),
                 backtracks=jnp.where(accept, 0, st.backtracks + 1),
                 evaluations=st.evaluations + 1)
 
         st = jax.lax.while_loop(keep_going, body, state)
-        return unravel(st.x), st.iterations, st.value, jnp.linalg.norm(st.grad)
+        return st.x, st.iterations, st.value, jnp.sqrt(_dot(st.grad, st.grad))
 
     return run
