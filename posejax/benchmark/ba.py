@@ -8,6 +8,7 @@ The clip: a procedural walk (embedded, no data needed) filmed by `synthetic_vide
   * first call: a fresh Python process runs `bundle_adjust` once, with JAX's persistent
     compilation cache off ("cold") and then on with a filled cache ("cached"): what a user waits
     for the first time, and every later time, respectively;
+  * solver compilation per L-BFGS backend (tracing and XLA compilation of the solve alone);
   * warm solve: median of repeated calls in one process (initialisation and L-BFGS solve reported
     apart), per backend (jaxopt vs optax L-BFGS);
   * memory: XLA's own accounting of the compiled solver (arguments + temporaries) for
@@ -100,6 +101,28 @@ def warm(method: str, kp, size, repeats: int = 5) -> dict:
             "ms_per_iteration": 1e3 * med(2) / max(med(3), 1)}
 
 
+def solver_compile(method: str, frames: int = T_DEFAULT) -> dict:
+    """Tracing + XLA compilation of one backend's solver for a clip of `frames` frames (the part
+    of a first call that depends on the backend)."""
+    import jax
+
+    from posejax.fitting import bundle_adjustment as ba, solvers
+
+    kp, size = clip_keypoints(frames)
+    cfg, weights, model, prior = ba._settings(None, "open")
+    prep = ba._prepare(kp, "coco17", None, size, None, model, cfg, prior, False)
+    z, ref, data = ba._problem(prep, model, False, ba._padded_length(frames))
+    run = solvers._build(ba._objective, method, float(cfg.solver.tol), int(cfg.solver.history_size), False)
+    t0 = time.perf_counter()
+    lowered = run.lower(jax.numpy.int32(1), z, ba._stage_masks(z, 1), ref, data, weights, model, prior)
+    t1 = time.perf_counter()
+    lowered.compile()
+    t2 = time.perf_counter()
+    print(f"  {method}: trace {t1 - t0:.1f} s, compile {t2 - t1:.1f} s", flush=True)
+    return {"method": method, "frames": frames, "trace_s": t1 - t0, "compile_s": t2 - t1,
+            "total_s": t2 - t0}
+
+
 def memory(frames: int) -> dict:
     """XLA's memory accounting of the compiled solver for a clip of `frames` frames."""
     import jax
@@ -163,6 +186,9 @@ def main(argv=None, json_out: str = "benchmark_ba.json") -> None:
 
     enable_compilation_cache(tempfile.mkdtemp())  # this process: compile once per shape
     kp, size = clip_keypoints()
+    compiles = [solver_compile(m) for m in solvers.METHODS]
+    timing.print_table("solver compilation per backend (T=250, tracing + XLA)", compiles,
+                       ["method", "trace_s", "compile_s", "total_s"])
     warms = [warm(m, kp, size) for m in solvers.METHODS]
     timing.print_table("warm calls (T=250, median of 5 after a warm-up)", warms,
                        ["method", "total_s", "init_s", "solve_s", "iterations", "ms_per_iteration", "converged"])
@@ -172,5 +198,6 @@ def main(argv=None, json_out: str = "benchmark_ba.json") -> None:
     b = batch()
     timing.print_table("batch of clips (bundle_adjust_batch vs one call each)", [b],
                        ["clips", "frames", "batch_s", "one_by_one_s"])
-    timing.write_json(json_out, {"hardware": hw, "first_call": firsts, "warm": warms, "memory": mems,
+    timing.write_json(json_out, {"hardware": hw, "first_call": firsts, "compile": compiles,
+                                 "warm": warms, "memory": mems,
                                  "batch": b})

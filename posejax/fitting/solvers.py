@@ -4,8 +4,9 @@
 arrays with one of three L-BFGS implementations:
 
   * "posejax-lbfgs" (default): `posejax.fitting.lbfgs`, backtracking line search, the objective
-    compiled once; for the bundle-adjustment energy it compiles 4-5x faster than the two below
-    (their line searches call the objective from several places, each compiled) and solves as fast.
+    compiled once. For the bundle-adjustment solver (T = 250, 2-core CPU) tracing + compilation
+    take 6.0 s, against 28.3 s for jaxopt and 13.9 s for optax (their line searches call the
+    objective from several places, each compiled), and an iteration is no slower.
   * "jaxopt-lbfgs": `jaxopt.LBFGS` (zoom line search; jaxopt is no longer developed).
   * "optax-lbfgs": `optax.lbfgs` (where jaxopt's L-BFGS lives on), driven by a `lax.while_loop`.
 
