@@ -8,8 +8,9 @@ pose and camera to a whole video's 2D keypoints:
      while the energy keeps every detection (inner min per frame);
   2. initialise every frame from its keypoints alone (`initialization.initialize_from_keypoints`)
      unless an initialisation is given;
-  3. minimise E = E_R + E_T + E_P (`energy`) over all frames jointly with L-BFGS (jaxopt or optax,
-     `solvers`), in stages: cameras, global orientation and shape first, then everything.
+  3. minimise E = E_R + E_T + E_P (`energy`) over all frames jointly with L-BFGS (posejax's own,
+     jaxopt's or optax's: `solvers`), in stages: cameras, global orientation and shape first, then
+     everything. On a first call the solver compiles in the background while step 2 runs.
 
 The solver works on a better-conditioned copy of the unknowns: per-frame log-scale and translation
 in metres relative to the initial camera (perspective mode: log-depth and image-plane offsets), and
@@ -403,16 +404,12 @@ def _compile_ahead(detections_shape, layout, image_size, *, model, cfg, weights,
     Run in a background thread while the per-frame initialisation runs: XLA compiles outside
     Python's lock, so on a multi-core CPU the compilations overlap (what a first call waits for is
     most of all compilation); the solver and the evaluation compile in threads of their own.
-    Errors are left for the real call to raise.
+    Errors are left for the real call to raise (run it through `_quietly`).
     """
-    try:
-        fake = _Prepared(detections=np.zeros(detections_shape, np.float32), layout=layout,
-                         image_size=image_size, init=_placeholder_init(detections_shape[0], model),
-                         track=None, init_seconds=0.0)
-        z, ref, data = _problem(fake, model, cfg.camera == "perspective",
-                                _padded_length(detections_shape[0]))
-    except Exception:  # noqa: BLE001 - the real call reports it
-        return
+    fake = _Prepared(detections=np.zeros(detections_shape, np.float32), layout=layout,
+                     image_size=image_size, init=_placeholder_init(detections_shape[0], model),
+                     track=None, init_seconds=0.0)
+    z, ref, data = _problem(fake, model, cfg.camera == "perspective", _padded_length(detections_shape[0]))
 
     def solver():
         solvers.minimize(_objective, z, _stage_masks(z, 1), ref, data, weights, model, prior,
@@ -454,7 +451,8 @@ def _prepare(video_keypoints, layout, confidences, image_size, init, model, cfg,
                   f"({det.shape[1]} detection slots)")
     ahead = None
     if compile_ahead is not None and init is None:  # overlaps with the initialisation below
-        ahead = threading.Thread(target=compile_ahead, args=(det.shape, layout, size), daemon=True)
+        ahead = threading.Thread(target=_quietly, daemon=True,
+                                 args=(functools.partial(compile_ahead, det.shape, layout, size),))
         ahead.start()
     t0 = time.perf_counter()
     if init is None:
