@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from posejax import fast_compile
 from posejax.body import kinematics, load_body_model
 from posejax.fitting import energy as E
 from posejax.fitting.initialization import project_keypoints
@@ -27,8 +28,9 @@ def _counted_energy(params, data, weights, model, prior):
     return E.total_energy(params, data, weights, model=model, pose_prior=prior)
 
 
-ENERGY = jax.jit(_counted_energy)
-GRAD = jax.jit(jax.grad(lambda p, d, w, m, g: E.total_energy(p, d, w, model=m, pose_prior=g)[0]))
+# posejax's CPU compile options, as bundle adjustment uses them (the tests compile several shapes).
+ENERGY = fast_compile.jit(_counted_energy)
+GRAD = fast_compile.jit(jax.grad(lambda p, d, w, m, g: E.total_energy(p, d, w, model=m, pose_prior=g)[0]))
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ def _windows(seq, centres):
 @pytest.fixture(scope="module")
 def net_and_params():
     net = PooledRegressor(**SMALL)
-    params = net.init(jax.random.key(0), jnp.zeros((1, 40, 12)))
+    params = jax.jit(net.init)(jax.random.key(0), jnp.zeros((1, 40, 12)))  # eager init compiles op by op
     # Non-trivial head weights (the pose head starts at zero by design).
     rng = np.random.default_rng(1)  # numpy: an eager jax.random call per leaf compiles per shape
     params = jax.tree.map(lambda x: x + 0.05 * rng.normal(size=x.shape).astype(np.float32), params)
@@ -76,7 +76,7 @@ def test_position_output_depends_on_far_frames_only_through_the_pool(net_and_par
 def test_only_fc_variant_sees_its_window_alone():
     # pooling=False (the paper's "only FC"): a frame outside position 5's window changes nothing.
     net = PooledRegressor(**SMALL, pooling=False)
-    params = net.init(jax.random.key(0), jnp.zeros((1, 40, 12)))
+    params = jax.jit(net.init)(jax.random.key(0), jnp.zeros((1, 40, 12)))
     assert not any("pool_proj" in k for k in params["params"]["block0"])
     seq = np.random.default_rng(2).normal(size=(1, 60, 12)).astype(np.float32)
     moved = seq.copy()

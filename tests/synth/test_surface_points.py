@@ -1,5 +1,6 @@
 """Surface points: the 178-vertex set, skinning basis, visibility (front-facing + z-buffer)."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -59,26 +60,34 @@ def test_skinning_basis_matches_kinematics(model):
     rng = np.random.default_rng(0)
     pose = (0.4 * rng.standard_normal((2, 5, 24, 3))).astype(np.float32)
     betas = rng.standard_normal((2, 10)).astype(np.float32)
-    rest = kinematics.rest_joints(model, jnp.asarray(betas))[:, None].repeat(5, 1)
-    rots, pos = kinematics.global_transforms(axis_angle_to_matrix(pose), rest)
     reg = model.keypoint_regressors["coco23"]
-    a, c = sp.skinning_basis(model, reg.vertex_ids, reg.vertex_weights, jnp.asarray(betas))
-    got = (jnp.einsum("kj,ntjc->ntkc", reg.joint_weights, pos)
-           + sp.apply_skinning_basis(a, c, rots, pos, rest))
-    ref = kinematics.keypoints(model, "coco23", pose, betas[:, None])
-    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), atol=2e-5)
     ids = np.array([5, 100, 5000])
-    a, c = sp.skinning_basis(model, ids, None, jnp.asarray(betas))
-    verts = kinematics.vertices(model, pose, betas[:, None])[..., ids, :]
-    np.testing.assert_allclose(np.asarray(sp.apply_skinning_basis(a, c, rots, pos, rest)),
-                               np.asarray(verts), atol=2e-5)
+
+    @jax.jit  # one program: run eagerly, the few hundred small operations compile one by one
+    def both_ways(model, pose, betas):
+        rest = kinematics.rest_joints(model, betas)[:, None].repeat(5, 1)
+        rots, pos = kinematics.global_transforms(axis_angle_to_matrix(pose), rest)
+        a, c = sp.skinning_basis(model, reg.vertex_ids, reg.vertex_weights, betas)
+        got = (jnp.einsum("kj,ntjc->ntkc", reg.joint_weights, pos)
+               + sp.apply_skinning_basis(a, c, rots, pos, rest))
+        ref = kinematics.keypoints(model, "coco23", pose, betas[:, None])
+        a, c = sp.skinning_basis(model, ids, None, betas)
+        verts = kinematics.vertices(model, pose, betas[:, None])[..., ids, :]
+        return got, ref, sp.apply_skinning_basis(a, c, rots, pos, rest), verts
+
+    got, ref, got_verts, verts = both_ways(model, pose, betas)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), atol=2e-5)
+    np.testing.assert_allclose(np.asarray(got_verts), np.asarray(verts), atol=2e-5)
+
+
+_FORWARD = jax.jit(kinematics.forward)  # eagerly, its many small operations compile one by one
 
 
 def _visibility(model, point_set, yaw, pose_name="a-pose", zbuffer=True):
     """Surface-point visibility for a body at 3 m in front of a level camera, turned by `yaw`."""
     pose = named_pose(pose_name).copy()
     pose[0] = (0.0, yaw, 0.0)  # a turn about the vertical axis
-    out = kinematics.forward(model, pose, np.zeros(10), np.array([0.0, 0.0, 3.0]))
+    out = _FORWARD(model, pose, np.zeros(10), np.array([0.0, 0.0, 3.0]))
     cam = StaticCamera(pitch=np.float32(0.0), roll=np.float32(0.0), height=np.float32(0.3),
                        hfov=np.float32(1.0))
     verts = out.vertices

@@ -99,7 +99,7 @@ def test_adversarial_variant_learns_one_batch(task):
     adv = PooledRegressorTask(cfg)
     batch = adv.train_batch(0, 4, 0, 1)
     assert batch["real_pose"].shape == (4, 8, 24, 3) and batch["real_root"].shape == (4, 8, 3)
-    state = adv.init_state(jax.random.key(0), batch)
+    state = jax.jit(adv.init_state)(jax.random.key(0), batch)  # eager init compiles op by op
     assert set(state.params) == {"generator", "discriminator"}
     step = jax.jit(adv.train_step)
     d0 = state.params["discriminator"]
@@ -128,7 +128,7 @@ def test_world_translation_and_camera_height_are_decoded_from_the_view(task):
     cam = np.broadcast_to(batch["camera"][:, None], batch["root_hn"].shape[:2] + (4,))
     np.testing.assert_allclose(point_to_static_view(batch["root_hn"], *np.moveaxis(cam, -1, 0)),
                                batch["root_view"], atol=1e-4)
-    state = task.init_state(jax.random.key(0), batch)
+    state = jax.jit(task.init_state)(jax.random.key(0), batch)
     out = task.predict(state.params, state.extra, batch["frames"])
     again = point_to_static_view(out["root_hn"], *np.moveaxis(np.asarray(out["camera"]), -1, 0))
     np.testing.assert_allclose(again, out["root_view"], atol=1e-3)
