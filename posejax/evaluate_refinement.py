@@ -72,9 +72,9 @@ def evaluate_refinement(workdir: str, num_sequences: int = 8, num_frames: int = 
     task, config = regressor.task, regressor.task.config
     model = task.model
     prior = held_out_prior(config)
-    sequences = sequences(config, "validation", int(config.data.num_validation))[:num_sequences]
+    held_out = sequences(config, "validation", int(config.data.num_validation))[:num_sequences]
     rows: List[dict] = []
-    for i, seq in enumerate(sequences):
+    for i, seq in enumerate(held_out):
         t = min(num_frames, seq["keypoints2d"].shape[0])
         keypoints = np.concatenate([seq["keypoints2d"][:t], seq["confidence"][:t, :, None]], -1)
         truth = np.asarray(kinematics.joints(model, seq["pose"][:t], seq["betas"]))
@@ -100,7 +100,7 @@ def evaluate_refinement(workdir: str, num_sequences: int = 8, num_frames: int = 
     for method in ("BA initialisation",) + METHODS:
         picked = [r for r in rows if r["method"] == method]
         summary[method] = {k: float(np.mean([r[k] for r in picked])) for k in ("pa_mpjpe_mm", "seconds")}
-    return {"rows": rows, "summary": summary, "num_sequences": len(sequences), "num_frames": num_frames,
+    return {"rows": rows, "summary": summary, "num_sequences": len(held_out), "num_frames": num_frames,
             "step": regressor.step}
 
 

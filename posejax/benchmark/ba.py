@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -101,20 +102,27 @@ def warm(method: str, kp, size, repeats: int = 5) -> dict:
             "ms_per_iteration": 1e3 * med(2) / max(med(3), 1)}
 
 
-def solver_compile(method: str, frames: int = T_DEFAULT) -> dict:
-    """Tracing + XLA compilation of one backend's solver for a clip of `frames` frames (the part
-    of a first call that depends on the backend)."""
+def _solver_problem(kp, size, method: Optional[str] = None):
+    """The default solver (or `method`'s) and its arguments for the clip `kp`: (run, args) with
+    `run(*args)` one bundle-adjustment solve of at most one iteration."""
     import jax
 
     from posejax.fitting import bundle_adjustment as ba, solvers
 
-    kp, size = clip_keypoints(frames)
     cfg, weights, model, prior = ba._settings(None, "open")
     prep = ba._prepare(kp, "coco17", None, size, None, model, cfg, prior, False)
-    z, ref, data = ba._problem(prep, model, False, ba._padded_length(frames))
-    run = solvers._build(ba._objective, method, float(cfg.solver.tol), int(cfg.solver.history_size), False)
+    z, ref, data = ba._problem(prep, model, False, ba._padded_length(kp.shape[0]))
+    run = solvers._build(ba._objective, method or str(cfg.solver.method), float(cfg.solver.tol),
+                         int(cfg.solver.history_size), False)
+    return run, (jax.numpy.int32(1), z, ba._stage_masks(z, 1), ref, data, weights, model, prior)
+
+
+def solver_compile(method: str, frames: int = T_DEFAULT) -> dict:
+    """Tracing + XLA compilation of one backend's solver for a clip of `frames` frames (the part
+    of a first call that depends on the backend)."""
+    run, args = _solver_problem(*clip_keypoints(frames), method)
     t0 = time.perf_counter()
-    lowered = run.lower(jax.numpy.int32(1), z, ba._stage_masks(z, 1), ref, data, weights, model, prior)
+    lowered = run.lower(*args)
     t1 = time.perf_counter()
     lowered.compile()
     t2 = time.perf_counter()
@@ -125,19 +133,10 @@ def solver_compile(method: str, frames: int = T_DEFAULT) -> dict:
 
 def memory(frames: int) -> dict:
     """XLA's memory accounting of the compiled solver for a clip of `frames` frames."""
-    import jax
-
-    from posejax.fitting import bundle_adjustment as ba, solvers
-
     kp, size = clip_keypoints(frames)
-    cfg, weights, model, prior = ba._settings(None, "open")
-    prep = ba._prepare(kp, "coco17", None, size, None, model, cfg, prior, False)
-    z, ref, data = ba._problem(prep, model, False, ba._padded_length(frames))
-    masks = ba._stage_masks(z, 1)
-    run = solvers._build(ba._objective, str(cfg.solver.method), float(cfg.solver.tol),
-                         int(cfg.solver.history_size), False)
+    run, args = _solver_problem(kp, size)
     t0 = time.perf_counter()
-    compiled = run.lower(jax.numpy.int32(1), z, masks, ref, data, weights, model, prior).compile()
+    compiled = run.lower(*args).compile()
     compile_s = time.perf_counter() - t0
     mem = compiled.memory_analysis()
     row = {"frames": frames, "compile_s": compile_s}

@@ -63,7 +63,6 @@ class _State(NamedTuple):
     newest: jax.Array       # row of the newest pair
     iterations: jax.Array   # accepted steps so far
     backtracks: jax.Array   # failed trials in a row
-    evaluations: jax.Array  # objective evaluations so far
 
 
 def _two_loop(grad, s, y, rho, newest):
@@ -114,8 +113,7 @@ def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: i
         state = _State(x=x0, value=jnp.asarray(jnp.inf, dtype), grad=zeros, direction=zeros,
                        step=jnp.asarray(0.0, dtype), slope=jnp.asarray(0.0, dtype),
                        s=history, y=history, rho=jnp.zeros((m,), dtype), newest=jnp.asarray(0),
-                       iterations=jnp.asarray(-1), backtracks=jnp.asarray(0),
-                       evaluations=jnp.asarray(0))
+                       iterations=jnp.asarray(-1), backtracks=jnp.asarray(0))
 
         def keep_going(st):
             gnorm = jnp.sqrt(_dot(st.grad, st.grad))
@@ -165,8 +163,7 @@ def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: i
                 step=jnp.where(accept, step_new, shorter).astype(dtype),
                 slope=jnp.where(accept, slope_new, st.slope), s=s, y=y, rho=rho, newest=row,
                 iterations=st.iterations + accept.astype(st.iterations.dtype),
-                backtracks=jnp.where(accept, 0, st.backtracks + 1),
-                evaluations=st.evaluations + 1)
+                backtracks=jnp.where(accept, 0, st.backtracks + 1))
 
         st = jax.lax.while_loop(keep_going, body, state)
         return st.x, st.iterations, st.value, jnp.sqrt(_dot(st.grad, st.grad))

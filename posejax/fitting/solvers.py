@@ -11,10 +11,10 @@ arrays with one of three L-BFGS implementations:
   * "optax-lbfgs": `optax.lbfgs` (where jaxopt's L-BFGS lives on), driven by a `lax.while_loop`.
 
 All stop when the gradient's L2 norm drops below `tol` or after `maxiter` iterations, and all run
-the whole solve inside one jitted function (compiled with `posejax.fast_compile`'s options). The jitted solver is cached per (fun, method,
-tol, history_size), with the iteration limit a traced argument; JAX re-traces only when the shapes
-of `init_params`/`args` change, so data that changes between calls must be passed in `args` (not
-closed over) to avoid recompiling.
+the whole solve inside one jitted function (compiled with `posejax.fast_compile`'s options). The
+jitted solver is cached per (fun, method, tol, history_size), with the iteration limit a traced
+argument; JAX re-traces only when the shapes of `init_params`/`args` change, so data that changes
+between calls must be passed in `args` (not closed over) to avoid recompiling.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Robustness and result sanity of `posejax.fitting.bundle_adjustment.bundle_adjust`.
 
 Compilation dominates on a CPU (each (padded length, detection slots, solver) compiles the L-BFGS
-solver and the initialisation, several seconds each), so almost every fit here has one shape: single-person coco17 clips of at
-most 50 frames (padded to 50) under one short config (`FAST`: closed-form initialisation, 3 + 6
-solver iterations); the two-person test and the 5000-frame test add one compilation each.
+solver and the initialisation, several seconds each), so almost every fit here has one shape:
+single-person coco17 clips of at most 50 frames (padded to 50) under one short config (`FAST`:
+closed-form initialisation, 3 + 6 solver iterations); the two-person test and the 5000-frame test
+add one compilation each.
 """
 
 from __future__ import annotations
