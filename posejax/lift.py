@@ -99,3 +99,23 @@ def lift_poses(keypoints, confidences: Optional[np.ndarray] = None, *, layout: s
     return LiftResult(camera_view=centre(np.asarray(out["camera_view"])),
                       canonical=centre(np.asarray(out["canonical"])),
                       rotation=np.asarray(out["rotation"]), present=present, layout=lifter.layout)
+
+
+def lift_to_smpl(keypoints, *, layout: str, lifter: Lifter, body_model="open", pose_prior=None,
+                 config=None):
+    """Lifts every frame, then fits SMPL to the lifted points by inverse kinematics: a start for
+    `posejax.bundle_adjust(keypoints, layout=layout, init=...)`.
+
+    Args:
+      keypoints: (T, K, 3) detections (pixels, confidence) in `layout`; NaN = missing.
+      layout, lifter: as for `lift_poses`.
+      body_model, pose_prior, config: as for `posejax.fitting.lifted_init.init_from_lifted`.
+
+    Returns:
+      `posejax.fitting.initialization.Init` (pose relative to the camera, mean shape, weak cameras).
+    """
+    from posejax.fitting.lifted_init import init_from_lifted
+
+    lifted = lift_poses(keypoints, layout=layout, lifter=lifter)
+    return init_from_lifted(lifted.camera_view, keypoints, points_layout=lifted.layout, layout=layout,
+                            body_model=body_model, pose_prior=pose_prior, config=config)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -64,13 +64,17 @@ def _pa_mm(pred, gt, mask=None) -> float:
 
 
 def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[str, dict]] = None,
-                         verbose: bool = True) -> List[dict]:
+                         verbose: bool = True, evaluated: Optional[Sequence[str]] = None,
+                         init_fn: Optional[Callable] = None) -> List[dict]:
     """Measurement 1 (module docstring): one row per clip and configuration.
 
     Args:
       clips: `MotionClip`s (CMU); the pose prior is refitted without each evaluated clip.
       num_frames: frames per clip (fewer when a clip is shorter).
       configs: name -> config overrides (default: only the default configuration).
+      evaluated: names of the clips to fit (default: all); the others only shape the prior.
+      init_fn: optional `init_fn(keypoints, layout, pose_prior) -> Init` replacing bundle
+        adjustment's own per-frame initialisation.
 
     Returns:
       dicts with clip, frames, config, init_mm, ba_mm, iterations, seconds.
@@ -84,12 +88,15 @@ def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[st
     model = load_body_model("open")
     rows = []
     for i, clip in enumerate(clips):
+        if evaluated is not None and clip.name not in evaluated:
+            continue
         prior = held_out_pose_prior(clips, clip.name)
         video = synthetic_video(clip, seed=i, num_frames=min(num_frames, clip.num_frames))
+        init = None if init_fn is None else init_fn(video.keypoints, video.layout, prior)
         for name, overrides in configs.items():
             t0 = time.perf_counter()
             r = bundle_adjust(video.keypoints, layout=video.layout, image_size=video.image_size,
-                              config=overrides, pose_prior=prior)
+                              config=overrides, pose_prior=prior, init=init)
             seconds = time.perf_counter() - t0
             init_joints = np.asarray(kinematics.joints(model, r.init.pose, r.init.betas))
             row = {"clip": clip.name, "frames": r.num_frames, "config": name,
@@ -103,8 +110,9 @@ def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[st
 
 
 def real_clip(view: int = 1, data_dir: Optional[str] = None, config: Optional[dict] = None,
-              verbose: bool = True) -> dict:
-    """Measurement 2 (module docstring) for one camera (1-4) of the shared 4-view clip.
+              verbose: bool = True, init_fn: Optional[Callable] = None) -> dict:
+    """Measurement 2 (module docstring) for one camera (1-4) of the shared 4-view clip; `init_fn`
+    as for `synthetic_round_trip` (with the shipped pose prior).
 
     Returns:
       dict with view, frames, init_mm, ba_mm (PA-MPJPE over the 17 COCO joints against the
@@ -127,7 +135,8 @@ def real_clip(view: int = 1, data_dir: Optional[str] = None, config: Optional[di
     ref, ok = triangulate(kp[others, ..., :2], pc, weights=w)
     ref, ok = np.asarray(ref)[:, :17], np.asarray(ok)[:, :17]  # COCO joints = first 17 of BODY_25B
     size = cams[view - 1].image_size
-    r = bundle_adjust(kp[view - 1], layout="body25b", image_size=size, config=config)
+    init = None if init_fn is None else init_fn(kp[view - 1], "body25b", None)
+    r = bundle_adjust(kp[view - 1], layout="body25b", image_size=size, config=config, init=init)
     model = load_body_model("open")
     init_kp = np.asarray(kinematics.keypoints(model, r.layout, r.init.pose, r.init.betas))[:, :17]
     frames = ok.sum(-1) >= 12

@@ -128,6 +128,18 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
     assert scalars["pa_mpjpe_mm"] <= scalars["n_mpjpe_mm"] + 1e-3
     lines = [l for l in open(tmp_path / "metrics.jsonl") if '"train"' in l]
     assert len(lines) == 2
+    # The trained lifter as bundle adjustment's start: SMPL by inverse kinematics, weak cameras
+    # that put the body over the detections.
+    from posejax.lift import lift_to_smpl, load_lifter
+
+    lifter = load_lifter(str(tmp_path))
+    example = lifter.task.examples("validation")[0]
+    kp = np.concatenate([example["keypoints2d"][0], example["confidence"][0][..., None]], -1)  # view 0
+    init = lift_to_smpl(kp, layout="coco23", lifter=lifter, body_model=lifter.task.config.body_model)
+    assert init.pose.shape == (kp.shape[0], 24, 3) and np.all(np.isfinite(init.pose))
+    assert np.all(init.cameras.scale > 0) and init.valid.all()
+    size = np.ptp(kp[..., :2], axis=1).max(-1)                      # person's extent, pixels
+    assert np.all(init.reprojection_error < 0.5 * size)
 
 
 def test_batches_and_config_errors(task):
