@@ -62,6 +62,8 @@ class RegressionResult:
       hn_betas: (8,) height-normalised shape (mean over frames).
       betas: (S,) body-model betas of that shape at 1.72 m (Theta).
       root_hn: (T, 3) pelvis position, height-normalised metres, world frame.
+      root_view: (T, 3) the pelvis as each frame's camera sees it (`posejax.geometry.static_view`:
+        image position, log depth); `root_hn` is decoded from it.
       camera: (4,) static camera (pitch rad, roll rad, height in HN metres, horizontal FoV rad):
         the per-frame predictions averaged.
       camera_per_frame: (T, 4) the per-frame predictions.
@@ -72,6 +74,7 @@ class RegressionResult:
     hn_betas: np.ndarray
     betas: np.ndarray
     root_hn: np.ndarray
+    root_view: np.ndarray
     camera: np.ndarray
     camera_per_frame: np.ndarray
     image_size: Tuple[int, int]
@@ -94,21 +97,22 @@ class RegressionResult:
         """The result as an initialisation of `posejax.bundle_adjust` (weak perspective, the
         orientation relative to the camera): {"pose", "betas", "cameras": {"scale", "translation"}}.
 
-        Each frame's weak camera is the tangent of the predicted perspective camera at the pelvis:
-        scale = focal / pelvis depth (pixels per metre), and the translation puts the model's
-        pelvis (its rest joint 0, where bundle adjustment's model keeps it) on the pelvis pixel."""
-        cam = static_to_perspective(self.static_camera())
-        rot = np.asarray(cam.R, np.float32)
-        k = np.asarray(cam.K, np.float32)
-        pelvis = self.root_hn @ rot.T + np.asarray(cam.t, np.float32)               # (T, 3) OpenCV
-        depth = np.maximum(pelvis[:, 2], 0.1)
-        scale = k[0, 0] / depth
-        pixel = k[0, 0] * pelvis[:, :2] / depth[:, None] + k[:2, 2]
+        Each frame's weak camera is the tangent of that frame's predicted perspective camera at
+        the predicted pelvis, read straight from the pelvis as the camera sees it (`root_view`)
+        and the frame's FoV: scale = focal / pelvis depth (pixels per metre), and the translation
+        puts the model's pelvis (its rest joint 0, where bundle adjustment's model keeps it) on
+        the pelvis pixel. The orientation relative to the camera uses the frame's pitch and roll."""
+        pitch, roll, height, hfov = (np.asarray(v, np.float32) for v in self.camera_per_frame.T)
+        cams = static_to_perspective(StaticCamera(pitch=pitch, roll=roll, height=height, hfov=hfov,
+                                                  image_size=self.image_size))
+        half_width = 0.5 * np.float32(self.image_size[0])
+        scale = (half_width / np.tan(0.5 * hfov)) / np.exp(self.root_view[:, 2])
+        pixel = self.root_view[:, :2] * half_width + 0.5 * np.asarray(self.image_size, np.float32)
         rest_pelvis = np.asarray(rest_joints(model, self.betas))[0]
         translation = pixel - scale[:, None] * np.array([rest_pelvis[0], -rest_pelvis[1]], np.float32)
         root = np.asarray(axis_angle_to_matrix(self.pose[:, 0]))
         pose = self.pose.copy()
-        pose[:, 0] = np.asarray(matrix_to_axis_angle(_OPENCV_TO_BA @ rot @ root))
+        pose[:, 0] = np.asarray(matrix_to_axis_angle(_OPENCV_TO_BA @ np.asarray(cams.R, np.float32) @ root))
         return {"pose": pose, "betas": self.betas,
                 "cameras": {"scale": scale, "translation": translation.astype(np.float32)}}
 
@@ -150,6 +154,6 @@ def regress_sequence(keypoints, confidences: Optional[np.ndarray] = None, *, lay
     pose = np.asarray(matrix_to_axis_angle(out["pose_matrix"][0]), np.float32)
     return RegressionResult(
         pose=pose, hn_betas=hn, betas=np.asarray(hn_to_betas(regressor.task.space, hn)),
-        root_hn=out["root_hn"][0], camera=out["camera"][0].mean(0),
+        root_hn=out["root_hn"][0], root_view=out["root_view"][0], camera=out["camera"][0].mean(0),
         camera_per_frame=out["camera"][0], image_size=tuple(int(v) for v in image_size))
 

@@ -10,6 +10,7 @@ from posejax.body.hn_shape import betas_to_hn, hn_to_betas, load_hn_shape_space
 from posejax.body.loading import load_body_model
 from posejax.fitting.initialization import project_keypoints
 from posejax.geometry.cameras import static_to_perspective
+from posejax.geometry.static_view import point_to_static_view
 from posejax.regress import RegressionResult
 from posejax.tasks.pooled_regressor import root_hn_of_sequence
 
@@ -34,8 +35,10 @@ def test_bundle_adjust_init_is_the_weak_perspective_of_the_prediction(sequence):
     cam = np.asarray(sequence["camera"], np.float32).copy()
     cam[2] = sequence["camera_height_hn"]
     t = len(sequence["pose"])
+    root_hn = root_hn_of_sequence(sequence, model)
+    root_view = np.asarray(point_to_static_view(root_hn, *cam))
     result = RegressionResult(pose=np.asarray(sequence["pose"], np.float32), hn_betas=hn,
-                              betas=np.asarray(hn_to_betas(space, hn)), root_hn=root_hn_of_sequence(sequence, model),
+                              betas=np.asarray(hn_to_betas(space, hn)), root_hn=root_hn, root_view=root_view,
                               camera=cam, camera_per_frame=np.tile(cam, (t, 1)), image_size=(1000, 1000))
     init = result.bundle_adjust_init(model)
     px = np.asarray(project_keypoints(model, "coco23", init["pose"], init["betas"],

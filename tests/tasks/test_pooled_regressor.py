@@ -71,6 +71,36 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
     assert scalars["pa_mpjpe_mm"] <= scalars["mpjpe_mm"] + 1e-3  # Procrustes can only help
     assert sorted(os.listdir(tmp_path / "figures")) == ["step_10_camera.png", "step_10_trajectory.png"]
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["10"]
+    _regress_then_refine_plumbing(str(tmp_path))
+
+
+def _regress_then_refine_plumbing(workdir):
+    """`python -m posejax.evaluate_refinement` on a finished run, with a stand-in for bundle
+    adjustment that returns its start unchanged (the real one is measured in the README): the
+    "regressor + BA" row must then equal the regressor's own error, since the initialisation only
+    re-expresses the regressed body relative to the camera (PA-MPJPE ignores the rotation)."""
+    from types import SimpleNamespace
+
+    from posejax import evaluate_refinement as er
+    from posejax.body import kinematics
+    from posejax.fitting import bundle_adjustment
+
+    def unchanged(keypoints, *, init=None, body_model=None, **_):
+        t = keypoints.shape[0]
+        pose = np.zeros((t, 24, 3), np.float32) if init is None else init["pose"]
+        betas = np.zeros(10, np.float32) if init is None else init["betas"]
+        start = SimpleNamespace(pose=pose, betas=betas)
+        return SimpleNamespace(joints=np.asarray(kinematics.joints(body_model, pose, betas)), init=start)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bundle_adjustment, "bundle_adjust", unchanged)
+        mp.setattr(er, "held_out_prior", lambda config: None)
+        report = er.evaluate_refinement(workdir, num_sequences=2, num_frames=32, verbose=False)
+    assert list(report["summary"]) == ["BA initialisation", *er.METHODS] and len(report["rows"]) == 8
+    summary = {k: v["pa_mpjpe_mm"] for k, v in report["summary"].items()}
+    assert 0 < summary["regressor"] < 1000
+    assert summary["regressor + BA"] == pytest.approx(summary["regressor"], abs=0.5)
+    assert "| regressor + BA |" in er.format_table(report)
 
 
 def test_split_clips_holds_out_whole_motions():
