@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from posejax import fast_compile
 from posejax.body import BodyModel, kinematics, load_body_model
 from posejax.geometry.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
 
@@ -156,8 +157,14 @@ def foot_heights(model: BodyModel, pose, betas, transl) -> np.ndarray:
     """
     feet = foot_model(model)
     betas = np.asarray(betas, np.float32)
-    return in_chunks(lambda p, t: kinematics.vertices(feet, p, betas, t)[..., 1].min(axis=-1),
+    return in_chunks(lambda p, t: _lowest_vertex_height(feet, p, betas, t),
                      np.asarray(pose, np.float32), np.asarray(transl, np.float32))
+
+
+@fast_compile.jit
+def _lowest_vertex_height(model, pose, betas, transl):
+    # One compiled program: run op by op, skinning compiled ~120 small programs on first use (5 s).
+    return kinematics.vertices(model, pose, betas, transl)[..., 1].min(axis=-1)
 
 
 def lowest_foot_height(model: BodyModel, pose, betas, transl) -> float:

@@ -42,14 +42,29 @@ def test_normalize_pose_2d():
 
 
 class _Exact:
-    """Stands in for the lifter: returns fixed canonical poses and rotations."""
+    """Stands in for the lifter: its "parameters" are the canonical poses and rotations it returns,
+    so one compiled `task.losses` serves every case."""
 
-    def __init__(self, canonical, rotation):
-        self.out = {"canonical": jnp.asarray(canonical), "rotation": jnp.asarray(rotation)}
+    @staticmethod
+    def apply(params, inputs):
+        del inputs
+        return params
 
-    def apply(self, params, inputs):
-        del params, inputs
-        return self.out
+
+def _exact(canonical, rotation):
+    return {"canonical": jnp.asarray(canonical, jnp.float32), "rotation": jnp.asarray(rotation, jnp.float32)}
+
+
+@pytest.fixture(scope="module")
+def exact_losses(task):
+    """`task.losses` with the lifter replaced by `_Exact`, compiled once for the tests below."""
+    import copy
+
+    from posejax import fast_compile
+
+    exact = copy.copy(task)
+    exact.network = _Exact()
+    return fast_compile.jit(exact.losses)
 
 
 def _rig_batch(task, rng, b=3, v=4):
@@ -66,40 +81,33 @@ def _rig_batch(task, rng, b=3, v=4):
     return {"inputs": inputs, "present": present}, X.astype(np.float32), R.astype(np.float32)
 
 
-def test_losses_vanish_on_the_true_poses_and_cameras(task):
+def test_losses_vanish_on_the_true_poses_and_cameras(task, exact_losses):
     batch, X, R = _rig_batch(task, np.random.default_rng(0))
-    task.network, real = _Exact(X, R), task.network
-    try:
-        total, terms = task.losses(None, batch)
-        assert set(terms) == {"reprojection", "view", "camera", "chirality"}
-        assert float(total) < 1e-5
-        # A canonical pose that differs between views breaks view consistency only...
-        X2 = X.copy()
-        X2[:, :, 1] = X[:, :, 1] * np.array([1.0, 1.0, -1.0])            # mirrored in depth
-        R2 = R.copy()
-        R2[:, :, 1] = R[:, :, 1] @ np.diag([1.0, 1.0, -1.0])            # still reprojects view 1
-        task.network = _Exact(X2, R2.astype(np.float32))
-        _, terms = task.losses(None, batch)
-        assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) > 1e-3
-        # ... and a rotation that changes between the frames of a static rig breaks camera
-        # consistency while every single frame still reprojects.
-        R3 = R.copy()
-        turn = np.asarray(axis_angle_to_matrix(np.array([0.0, 0.5, 0.0], np.float32)))
-        R3[:, 1] = R[:, 1] @ turn.T
-        X3 = X.copy()
-        X3[:, 1] = np.einsum("xy,bvky->bvkx", turn, X[:, 1])
-        task.network = _Exact(X3.astype(np.float32), R3.astype(np.float32))
-        _, terms = task.losses(None, batch)
-        assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) < 1e-5
-        assert float(terms["camera"]) < 1e-5  # a common turn of all views keeps relative rotations
-        R4 = R3.copy()
-        R4[:, 1, 0] = R3[:, 1, 0] @ turn.T                              # one view turns alone
-        X4 = X3.copy()
-        task.network = _Exact(X4.astype(np.float32), R4.astype(np.float32))
-        _, terms = task.losses(None, batch)
-        assert float(terms["camera"]) > 1e-3
-    finally:
-        task.network = real
+    losses = exact_losses
+    total, terms = losses(_exact(X, R), batch)
+    assert set(terms) == {"reprojection", "view", "camera", "chirality"}
+    assert float(total) < 1e-5
+    # A canonical pose that differs between views breaks view consistency only...
+    X2 = X.copy()
+    X2[:, :, 1] = X[:, :, 1] * np.array([1.0, 1.0, -1.0])            # mirrored in depth
+    R2 = R.copy()
+    R2[:, :, 1] = R[:, :, 1] @ np.diag([1.0, 1.0, -1.0])            # still reprojects view 1
+    _, terms = losses(_exact(X2, R2), batch)
+    assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) > 1e-3
+    # ... and a rotation that changes between the frames of a static rig breaks camera
+    # consistency while every single frame still reprojects.
+    R3 = R.copy()
+    turn = np.asarray(axis_angle_to_matrix(np.array([0.0, 0.5, 0.0], np.float32)))
+    R3[:, 1] = R[:, 1] @ turn.T
+    X3 = X.copy()
+    X3[:, 1] = np.einsum("xy,bvky->bvkx", turn, X[:, 1])
+    _, terms = losses(_exact(X3, R3), batch)
+    assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) < 1e-5
+    assert float(terms["camera"]) < 1e-5  # a common turn of all views keeps relative rotations
+    R4 = R3.copy()
+    R4[:, 1, 0] = R3[:, 1, 0] @ turn.T                              # one view turns alone
+    _, terms = losses(_exact(X3, R4), batch)
+    assert float(terms["camera"]) > 1e-3
 
 
 def test_eval_metrics_are_zero_for_the_truth_at_any_scale(task):
@@ -154,7 +162,7 @@ def test_batches_and_config_errors(task):
         CanonPoseTask(tiny_config(loss=dict(consistency="same")))
 
 
-def test_chirality_tells_a_pose_from_its_mirror_image(task):
+def test_chirality_tells_a_pose_from_its_mirror_image(task, exact_losses):
     from posejax.tasks.canonpose import chirality
 
     batch, X, R = _rig_batch(task, np.random.default_rng(3))
@@ -167,10 +175,6 @@ def test_chirality_tells_a_pose_from_its_mirror_image(task):
     np.testing.assert_allclose(chirality(turned, task.chirality_indices), c, atol=1e-5)
     # the loss term: zero for true poses, positive for mirror images
     true_pose = np.broadcast_to(ex[0, :1], X.shape).astype(np.float32)
-    task.network, real = _Exact(true_pose, R), task.network
-    try:
-        assert float(task.losses(None, batch)[1]["chirality"]) == 0.0
-        task.network = _Exact(true_pose * np.array([1.0, 1.0, -1.0], np.float32), R)
-        assert float(task.losses(None, batch)[1]["chirality"]) > 0.05
-    finally:
-        task.network = real
+    assert float(exact_losses(_exact(true_pose, R), batch)[1]["chirality"]) == 0.0
+    mirror = true_pose * np.array([1.0, 1.0, -1.0], np.float32)
+    assert float(exact_losses(_exact(mirror, R), batch)[1]["chirality"]) > 0.05
