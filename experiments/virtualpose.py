@@ -1,0 +1,54 @@
+"""VirtualPose (Su et al., ECCV 2022): root and pose networks trained only on synthetic AGR.
+
+    python -m posejax.train --config=experiments/virtualpose.py --workdir=/tmp/virtualpose
+    python -m posejax.train --config=experiments/virtualpose.py:tiny --workdir=/tmp/virtualpose_tiny
+    python -m posejax.train --config=experiments/virtualpose.py:cpu --workdir=/tmp/virtualpose_cpu
+    python -m posejax.evaluate --workdir=/tmp/virtualpose
+
+Default: the paper's sizes (960 x 512 images, 240 x 128 AGR, a 64^3 cube of 2 m for the PEN; the
+capture space 8 x 2 x 8 m in 80 x 20 x 80 voxels of 100 mm, sigma 200 mm), random virtual
+cameras, 1-3 people, Adam. `:tiny` is a small model on small maps and grids for tests and CPU
+demos; `:cpu` is the CPU-feasible run. `--config.data.camera=fixed` with
+`--config.data.fixed_camera=...` trains for one camera (the paper's Table 5).
+"""
+
+import ml_collections
+
+
+def get_config(arg=None) -> ml_collections.ConfigDict:
+    cfg = ml_collections.ConfigDict()
+    cfg.task = "virtualpose"
+    cfg.seed = 0
+    cfg.num_steps = 100_000
+    cfg.batch_size = 8             # scenes per step
+    cfg.log_every = 100
+    cfg.eval_every = 10_000
+    cfg.checkpoint_every = 10_000
+    cfg.keep_checkpoints = 3
+    cfg.body_model = "open"
+    cfg.data = ml_collections.ConfigDict(dict(
+        image_size=(960, 512), heatmap_size=(240, 128), layout="coco17", min_people=1, max_people=3,
+        space_x=(-3.0, 3.0), space_z=(-3.0, 3.0), camera="random", fixed_camera=None,
+        jitter_px=3.0, miss_rate=0.05, false_positives=1.0,
+        motion_source="auto", num_procedural_clips=64, held_out_every=5,
+        num_train=20_000, num_validation=500))
+    cfg.model = ml_collections.ConfigDict(dict(
+        space_centre=(0.0, 1.0, 0.0), space_size=(8.0, 2.0, 8.0), space_shape=(80, 20, 80),
+        cube_size=2.0, cube_shape=64, sigma=0.2, depth_features=64, volume_features=32))
+    cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4))
+    cfg.loss = ml_collections.ConfigDict(dict(depth=1.0, root=100.0, pose=1.0))
+    cfg.eval = ml_collections.ConfigDict(dict(min_score=0.3, match_mm=500.0))
+    if arg == "tiny":
+        cfg.update(dict(num_steps=40, batch_size=4, log_every=20, eval_every=40, checkpoint_every=40))
+        cfg.data.update(image_size=(320, 192), heatmap_size=(80, 48), motion_source="procedural",
+                        num_procedural_clips=4, num_train=16, num_validation=4)
+        cfg.model.update(space_shape=(16, 4, 16), cube_shape=8, depth_features=8, volume_features=4)
+        cfg.optimizer.learning_rate = 1e-3
+    elif arg == "cpu":
+        cfg.update(dict(num_steps=6_000, batch_size=8, log_every=200, eval_every=3_000, checkpoint_every=3_000))
+        cfg.data.update(image_size=(480, 256), heatmap_size=(120, 64), num_train=2000, num_validation=100)
+        cfg.model.update(space_shape=(32, 8, 32), cube_shape=16, depth_features=32, volume_features=16)
+        cfg.optimizer.learning_rate = 3e-4
+    elif arg:
+        raise ValueError(f"unknown variant {arg!r}; use ':tiny', ':cpu' or nothing")
+    return cfg
