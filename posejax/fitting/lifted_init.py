@@ -27,7 +27,6 @@ import dataclasses
 import functools
 from typing import Optional, Union
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

@@ -34,7 +34,6 @@ import math
 import warnings
 from typing import Optional, Sequence, Tuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 

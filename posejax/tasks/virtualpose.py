@@ -23,7 +23,7 @@ the depth estimator alone (each root pixel back-projected at its estimated depth
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict
 
 import jax
 import jax.numpy as jnp

@@ -1,7 +1,6 @@
 """Voxel-grid geometry (`posejax.geometry.voxels`) against direct computations."""
 
 import numpy as np
-import pytest
 
 from posejax.geometry.voxels import local_peaks, project_to_map, sample_maps, soft_argmax, voxel_centres
 

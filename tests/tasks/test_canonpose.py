@@ -83,8 +83,7 @@ def _rig_batch(task, rng, b=3, v=4):
 
 def test_losses_vanish_on_the_true_poses_and_cameras(task, exact_losses):
     batch, X, R = _rig_batch(task, np.random.default_rng(0))
-    losses = exact_losses
-    total, terms = losses(_exact(X, R), batch)
+    total, terms = exact_losses(_exact(X, R), batch)
     assert set(terms) == {"reprojection", "view", "camera", "chirality"}
     assert float(total) < 1e-5
     # A canonical pose that differs between views breaks view consistency only...
@@ -92,7 +91,7 @@ def test_losses_vanish_on_the_true_poses_and_cameras(task, exact_losses):
     X2[:, :, 1] = X[:, :, 1] * np.array([1.0, 1.0, -1.0])            # mirrored in depth
     R2 = R.copy()
     R2[:, :, 1] = R[:, :, 1] @ np.diag([1.0, 1.0, -1.0])            # still reprojects view 1
-    _, terms = losses(_exact(X2, R2), batch)
+    _, terms = exact_losses(_exact(X2, R2), batch)
     assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) > 1e-3
     # ... and a rotation that changes between the frames of a static rig breaks camera
     # consistency while every single frame still reprojects.
@@ -101,12 +100,12 @@ def test_losses_vanish_on_the_true_poses_and_cameras(task, exact_losses):
     R3[:, 1] = R[:, 1] @ turn.T
     X3 = X.copy()
     X3[:, 1] = np.einsum("xy,bvky->bvkx", turn, X[:, 1])
-    _, terms = losses(_exact(X3, R3), batch)
+    _, terms = exact_losses(_exact(X3, R3), batch)
     assert float(terms["reprojection"]) < 1e-5 and float(terms["view"]) < 1e-5
     assert float(terms["camera"]) < 1e-5  # a common turn of all views keeps relative rotations
     R4 = R3.copy()
     R4[:, 1, 0] = R3[:, 1, 0] @ turn.T                              # one view turns alone
-    _, terms = losses(_exact(X3, R4), batch)
+    _, terms = exact_losses(_exact(X3, R4), batch)
     assert float(terms["camera"]) > 1e-3
 
 
