@@ -1,4 +1,4 @@
-"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, canonpose, regressor, synth."""
+"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, canonpose, regressor, synth, virtualpose."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib
 
 BENCHMARKS = {"ba": "posejax.benchmark.ba", "body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth",
               "canonpose": "posejax.benchmark.canonpose",
-              "regressor": "posejax.benchmark.regressor"}
+              "regressor": "posejax.benchmark.regressor", "virtualpose": "posejax.benchmark.virtualpose"}
 
 
 def main() -> None:

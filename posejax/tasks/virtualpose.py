@@ -203,10 +203,17 @@ class VirtualPoseTask(Task):
         depth_only = jnp.einsum("bji,bpj->bpi", batch["R"], cam - batch["t"][:, None])   # R^T (x - t)
         return roots, scores, boxes, depth_only
 
+    def predict(self, params, batch):
+        """Inference on a batch: the detected people's roots (B, P, 3), scores (B, P), joints
+        (B, P, J, 3), world metres, and the depth-only roots (B, P, 3) (`detect`)."""
+        roots, scores, boxes, depth_only = self.detect(params, batch)
+        return {"roots": roots, "scores": scores, "joints": self._pose(params, batch, roots, boxes),
+                "depth_only": depth_only}
+
     def eval_step(self, state, batch):
         cfg = self.config.eval
-        roots, scores, boxes, depth_only = self.detect(state.params, batch)
-        joints = self._pose(state.params, batch, roots, boxes)                      # (B, P, J, 3)
+        out = self.predict(state.params, batch)
+        roots, scores, joints, depth_only = out["roots"], out["scores"], out["joints"], out["depth_only"]
         true_roots, mask = batch["roots3d"], batch["mask"]
         d = jnp.linalg.norm(true_roots[:, :, None] - roots[:, None], axis=-1)         # (B, true, pred)
         d = jnp.where(scores[:, None] >= cfg.min_score, d, jnp.inf)
