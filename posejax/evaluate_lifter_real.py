@@ -35,23 +35,15 @@ def evaluate_real_clip(lifter, data_dir: Optional[str] = None, verbose: bool = T
     """
     from posejax import metrics
     from posejax.body.layouts import get_layout
-    from posejax.geometry import triangulate
-    from posejax.io.calibration import read_qca, to_perspective_camera
-    from posejax.io.openpose import read_openpose_folder
+    from posejax.io.four_view_clip import load_four_view_clip
     from posejax.lift import lift_poses
-    from posejax.synth.motion import default_cmu_dir
 
-    root = data_dir or os.path.join(os.path.dirname(default_cmu_dir()), "pose2sim_demo")
-    if not os.path.isdir(root):
-        raise ValueError(f"the shared 4-view clip is not at {root}")
-    cams = read_qca(os.path.join(root, "Calib.qca.txt"))
-    kp = np.stack([read_openpose_folder(os.path.join(root, "openpose_json", f"cam0{i}_json")).largest_person()
-                   for i in range(1, 5)])                                  # (4, T, 25, 3) BODY_25B
-    w = np.where(kp[..., 2] >= 0.3, kp[..., 2], 0.0)
-    ref, ok = triangulate(kp[..., :2], to_perspective_camera(cams), weights=w)
+    clip = load_four_view_clip(data_dir)
+    kp = clip.keypoints                                                    # (4, T, 25, 3) BODY_25B
+    ref, ok = clip.triangulate()
     names = list(get_layout(lifter.layout).names)
     coco = [names.index(n) for n in get_layout("coco17").names]           # coco17 points in the lifter's layout
-    ref, ok = np.asarray(ref)[:, :COCO], np.asarray(ok)[:, :COCO]          # BODY_25B starts with COCO's 17
+    ref, ok = ref[:, :COCO], ok[:, :COCO]                                  # BODY_25B starts with COCO's 17
     frames = ok.sum(-1) >= 12
     mask = ok[frames]
     lifted = lift_poses(kp, layout="body25b", lifter=lifter)               # (4, T, K, ...)

@@ -23,22 +23,13 @@ from absl import app, flags
 
 
 def evaluate_real_clip(model, data_dir: Optional[str] = None, verbose: bool = True) -> dict:
-    from posejax.geometry import triangulate
-    from posejax.io.calibration import read_qca, to_perspective_camera
-    from posejax.io.openpose import read_openpose_folder
-    from posejax.synth.motion import default_cmu_dir
+    from posejax.io.four_view_clip import load_four_view_clip
     from posejax.virtualpose import fit_clip
 
-    root = data_dir or os.path.join(os.path.dirname(default_cmu_dir()), "pose2sim_demo")
-    if not os.path.isdir(root):
-        raise ValueError(f"the shared 4-view clip is not at {root}")
-    cams = read_qca(os.path.join(root, "Calib.qca.txt"))
-    pc = to_perspective_camera(cams)
-    kp = np.stack([read_openpose_folder(os.path.join(root, "openpose_json", f"cam0{i}_json")).largest_person()
-                   for i in range(1, 5)])                                  # (4, T, 25, 3) BODY_25B
-    w = np.where(kp[..., 2] >= 0.3, kp[..., 2], 0.0)
-    ref, ok = triangulate(kp[..., :2], pc, weights=w)
-    ref, ok = np.asarray(ref), np.asarray(ok)
+    clip = load_four_view_clip(data_dir)
+    kp, cams = clip.keypoints, clip.cameras                                # (4, T, 25, 3) BODY_25B
+    pc = clip.perspective(range(4))
+    ref, ok = clip.triangulate()
     hips = ok[:, 11] & ok[:, 12]                                           # BODY_25B = COCO order first
     truth = 0.5 * (ref[:, 11] + ref[:, 12])
     out = {"views": [], "frames": int(kp.shape[1]), "compared_frames": int(hips.sum())}

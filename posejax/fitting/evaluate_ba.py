@@ -119,22 +119,15 @@ def real_clip(view: int = 1, data_dir: Optional[str] = None, config: Optional[di
       triangulation of the other views, frames where it has at least 12 of them), compared_frames.
     """
     from posejax.fitting.bundle_adjustment import bundle_adjust
-    from posejax.geometry import triangulate
-    from posejax.io.calibration import read_qca, to_perspective_camera
-    from posejax.io.openpose import read_openpose_folder
+    from posejax.io.four_view_clip import load_four_view_clip
     from posejax.body import kinematics
     from posejax.body.loading import load_body_model
 
-    root = data_dir or os.path.join(_shared_data(), "pose2sim_demo")
-    cams = read_qca(os.path.join(root, "Calib.qca.txt"))
-    kp = np.stack([read_openpose_folder(os.path.join(root, "openpose_json", f"cam0{i}_json")).largest_person()
-                   for i in range(1, 5)])  # (4, T, 25, 3) BODY_25B
-    others = [i for i in range(4) if i != view - 1]
-    pc = to_perspective_camera([cams[i] for i in others])
-    w = np.where(kp[others, ..., 2] >= 0.3, kp[others, ..., 2], 0.0)
-    ref, ok = triangulate(kp[others, ..., :2], pc, weights=w)
-    ref, ok = np.asarray(ref)[:, :17], np.asarray(ok)[:, :17]  # COCO joints = first 17 of BODY_25B
-    size = cams[view - 1].image_size
+    clip = load_four_view_clip(data_dir)
+    kp = clip.keypoints                                                     # (4, T, 25, 3) BODY_25B
+    ref, ok = clip.triangulate([i for i in range(4) if i != view - 1])
+    ref, ok = ref[:, :17], ok[:, :17]  # COCO joints = first 17 of BODY_25B
+    size = clip.cameras[view - 1].image_size
     init = None if init_fn is None else init_fn(kp[view - 1], "body25b", None)
     r = bundle_adjust(kp[view - 1], layout="body25b", image_size=size, config=config, init=init)
     model = load_body_model("open")
@@ -179,12 +172,6 @@ def tracking(clips, seeds: int = 20, num_frames: int = 120, verbose: bool = True
         print(f"  tracking: right person in {100 * out['mean']:.1f}% of frames on average, "
               f"{100 * out['min']:.1f}% worst ({seeds} clips)", flush=True)
     return out
-
-
-def _shared_data() -> str:
-    from posejax.synth.motion import default_cmu_dir
-
-    return os.path.dirname(default_cmu_dir())
 
 
 def markdown(results: dict) -> str:
