@@ -96,7 +96,7 @@ def agr_from_detections(people, *, layout: str, image_size, K, agr, min_confiden
     k[:2, 2] += offset
     return {"agr": np.concatenate([np.moveaxis(heat, 0, -1), np.moveaxis(box_maps, 0, -1)], -1).astype(np.float32),
             "K": k.astype(np.float32), "root_uv": (to_heatmap_pixels(roots, agr.stride)).astype(np.float32),
-            "boxes": np.nan_to_num(boxes / agr.stride - 0.5).astype(np.float32), "mask": mask}
+            "boxes": np.nan_to_num(to_heatmap_pixels(boxes, agr.stride)).astype(np.float32), "mask": mask}
 
 
 def ground_frame(R, t, up=(0.0, 0.0, 1.0), ground: float = 0.0, distance: float = 4.5):

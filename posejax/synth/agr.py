@@ -44,7 +44,7 @@ from posejax.body.loading import load_body_model
 from posejax.geometry.cameras import intrinsics_from_fov, look_at
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-__all__ = ["AGRConfig", "synthesize_agr", "render_heatmaps", "render_box_maps", "person_boxes"]
+__all__ = ["AGRConfig", "synthesize_agr", "render_heatmaps", "render_box_maps", "person_boxes", "to_heatmap_pixels"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +116,8 @@ class AGRConfig:
 
 
 def to_heatmap_pixels(points, stride: int):
-    """Image pixels (..., 2) -> heatmap pixel-centre coordinates (module docstring)."""
+    """Image pixel coordinates (points (..., 2), or box corners (..., 4)) -> heatmap pixel-centre
+    coordinates (module docstring)."""
     return np.asarray(points) / stride - 0.5
 
 

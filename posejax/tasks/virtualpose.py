@@ -35,7 +35,7 @@ from posejax.body.layouts import get_layout
 from posejax.geometry.voxels import local_peaks, project_to_map, voxel_centres
 from posejax.models.virtualpose import (DepthNet, VolumeNet, person_depths, pose_feature_volume,
                                         pose_from_volumes, refine_peaks, root_feature_volume)
-from posejax.synth.agr import AGRConfig, synthesize_agr
+from posejax.synth.agr import AGRConfig, synthesize_agr, to_heatmap_pixels
 from posejax.tasks.motion_split import clips_for_split
 from posejax.training.state import TrainState
 from posejax.training.task import Task
@@ -87,7 +87,8 @@ class VirtualPoseTask(Task):
             "agr": np.concatenate([np.moveaxis(scenes["heatmaps"][picks], 1, -1),
                                    np.moveaxis(scenes["box_maps"][picks], 1, -1)], -1),
             "K": scenes["K"][picks], "R": scenes["R"][picks], "t": scenes["t"][picks],
-            "root_uv": scenes["roots2d"][picks] / s - 0.5, "boxes": scenes["boxes"][picks] / s - 0.5,
+            "root_uv": to_heatmap_pixels(scenes["roots2d"][picks], s),
+            "boxes": to_heatmap_pixels(scenes["boxes"][picks], s),  # corner coordinates map alike
             "mask": scenes["people"][picks], "roots3d": scenes["roots3d"][picks],
             "joints3d": scenes["joints3d"][picks],
         }
