@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from posejax.body.layouts import convert_keypoints, get_layout
-from posejax.synth.agr import person_boxes, render_box_maps, render_heatmaps, to_heatmap_pixels
+from posejax.synth.agr import MIN_VISIBLE_JOINTS, person_boxes, render_box_maps, render_heatmaps, to_heatmap_pixels
 
 __all__ = ["VirtualPoseModel", "load_virtualpose", "agr_from_detections", "ground_frame", "estimate_people"]
 
@@ -68,7 +68,8 @@ def agr_from_detections(people, *, layout: str, image_size, K, agr, min_confiden
 
     Returns:
       dict with agr (H, W, J + 4), K (3, 3) of the letterboxed image, root_uv (P, 2) and boxes
-      (P, 4) in map pixels, and mask (P,): people with both hips and at least 4 keypoints.
+      (P, 4) in map pixels, and mask (P,): people with both hips and at least MIN_VISIBLE_JOINTS
+      keypoints.
     """
     kp = np.asarray(people, np.float32)
     if kp.ndim != 3 or kp.shape[-1] != 3:
@@ -85,7 +86,7 @@ def agr_from_detections(people, *, layout: str, image_size, K, agr, min_confiden
     s, offset = _letterbox(image_size, agr.image_size)
     xy = kp[..., :2] * s + offset
     seen = kp[..., 2] >= min_confidence
-    mask = seen[:, hips].all(-1) & (seen.sum(-1) >= 4)
+    mask = seen[:, hips].all(-1) & (seen.sum(-1) >= MIN_VISIBLE_JOINTS)
     seen &= mask[:, None]
     roots = xy[:, hips].mean(1)
     boxes = person_boxes(xy, seen, agr.box_margin, agr.image_size)
@@ -158,13 +159,14 @@ def estimate_people(model: VirtualPoseModel, people, *, layout: str, image_size,
 
 
 def fit_clip(model: VirtualPoseModel, keypoints, *, layout: str, image_size, K, R, t, up=(0.0, 0.0, 1.0),
-             ground: float = 0.0, distance: float = 4.5) -> dict:
+             ground: float = 0.0, distance: float = 4.5, chunk: int = 32) -> dict:
     """Every frame of one camera's clip (one person per frame: the detections' largest person),
     in the calibration's world frame.
 
     Args:
       keypoints: (T, K, 3) detections; K, R, t: the calibrated camera; up, ground, distance: as
         for `ground_frame`.
+      chunk: frames per network call.
 
     Returns:
       dict with roots (T, 3) and joints (T, J, 3) of the highest-scoring detection, scores (T,),
@@ -173,15 +175,30 @@ def fit_clip(model: VirtualPoseModel, keypoints, *, layout: str, image_size, K, 
     R_new, t_new, to_new = ground_frame(R, t, up, ground, distance)
     back = np.linalg.inv(to_new)
     to_old = lambda x: x @ back[:3, :3].T + back[:3, 3]  # noqa: E731
-    rows = {"roots": [], "joints": [], "scores": [], "depth_only": []}
-    for frame in np.asarray(keypoints, np.float32):
-        out = estimate_people(model, frame[None], layout=layout, image_size=image_size, K=K, R=R_new, t=t_new)
-        best = int(np.argmax(out["scores"]))
-        rows["roots"].append(to_old(out["roots"][best]))
-        rows["joints"].append(to_old(out["joints"][best]))
-        rows["scores"].append(out["scores"][best])
-        rows["depth_only"].append(to_old(out["depth_only"][0]))
-    return {k: np.stack(v).astype(np.float32) for k, v in rows.items()}
+    task = model.task
+    keypoints = np.asarray(keypoints, np.float32)
+    if keypoints.ndim != 3:
+        raise ValueError(f"`keypoints` must be (T, K, 3), got {keypoints.shape}")
+    pad = np.full((task.agr.max_people - 1,) + keypoints.shape[1:], np.nan, np.float32)
+    frames = [agr_from_detections(np.concatenate([frame[None], pad]), layout=layout, image_size=image_size,
+                                  K=K, agr=task.agr) for frame in keypoints]
+    rows = []
+    # Fixed-size chunks: one compiled program for any clip length (the last chunk is padded).
+    for lo in range(0, len(frames), chunk):
+        part = frames[lo:lo + chunk]
+        part = part + part[-1:] * (chunk - len(part))
+        batch = {k: np.stack([f[k] for f in part]) for k in part[0]}
+        batch.update(R=np.broadcast_to(np.float32(R_new), (chunk, 3, 3)),
+                     t=np.broadcast_to(np.float32(t_new), (chunk, 3)))
+        rows.append(jax.device_get(model.predict(model.params, batch)))
+    out = {k: np.concatenate([r[k] for r in rows])[:len(frames)] for k in rows[0]}
+    best = np.argmax(out["scores"], 1)
+    pick = lambda x: np.take_along_axis(x, best.reshape((-1,) + (1,) * (x.ndim - 1)), 1)[:, 0]  # noqa: E731
+    has_hips = np.array([f["mask"][0] for f in frames])
+    return {"roots": to_old(pick(out["roots"])).astype(np.float32),
+            "joints": to_old(pick(out["joints"])).astype(np.float32),
+            "scores": pick(out["scores"]).astype(np.float32),
+            "depth_only": np.where(has_hips[:, None], to_old(out["depth_only"][:, 0]), np.nan).astype(np.float32)}
 
 
 def main(argv=None) -> dict:

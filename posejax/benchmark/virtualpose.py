@@ -24,7 +24,7 @@ def _scenes(task, count: int) -> dict:
     from posejax.synth.procedural import procedural_clips
 
     scenes = synthesize_agr(0, procedural_clips(2, 10.0, 0), count, task.agr, task.config.body_model)
-    return task._batch(scenes, np.arange(count))
+    return task.scene_batch(scenes, np.arange(count))
 
 
 def measure(variant, scenes: int, repeats: int, train: bool = True) -> dict:

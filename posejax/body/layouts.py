@@ -60,7 +60,7 @@ from posejax.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 __all__ = [
     "CANONICAL_LANDMARKS", "FromLandmark", "FromJoints", "FromKeypoints", "Layout", "LAYOUTS",
-    "get_layout", "conversion_matrix", "convert_keypoints", "flip_keypoints",
+    "get_layout", "conversion_matrix", "convert_keypoints", "flip_keypoints", "hip_indices",
 ]
 
 CANONICAL_LANDMARKS = (
@@ -551,3 +551,11 @@ def flip_keypoints(keypoints, layout: Union[str, Layout]):
     layout = get_layout(layout)
     kp = check_array(keypoints, "keypoints", ("...", len(layout.names), None), dtype=None)
     return kp[..., np.asarray(layout.flip_indices), :]
+
+
+def hip_indices(layout) -> Tuple[int, int]:
+    """Indices of the left and right hip in a keypoint layout."""
+    names = list(layout.names)
+    if "left_hip" not in names or "right_hip" not in names:
+        raise ValueError(f"layout {layout.name!r} has no left_hip / right_hip keypoints")
+    return names.index("left_hip"), names.index("right_hip")

@@ -44,7 +44,13 @@ from posejax.body.loading import load_body_model
 from posejax.geometry.cameras import intrinsics_from_fov, look_at
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-__all__ = ["AGRConfig", "synthesize_agr", "render_heatmaps", "render_box_maps", "person_boxes", "to_heatmap_pixels"]
+__all__ = ["MIN_VISIBLE_JOINTS", "AGRConfig", "synthesize_agr", "circle_camera", "render_heatmaps", "render_box_maps", "person_boxes", "to_heatmap_pixels"]
+
+
+MIN_VISIBLE_JOINTS = 4
+"""A person counts as seen with at least this many joints in the image: the VirtualPose task leaves
+synthetic people with fewer out of its losses and metrics, and the detector adapter drops such
+detections."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,16 +209,31 @@ def _place_people(rng, n, config):
     return np.stack(spots)
 
 
-def _random_camera(rng, config):
+def circle_camera(config: AGRConfig, azimuth_deg: float, distance: float, height: float, hfov_deg: float,
+                  aim_offset=(0.0, 0.0, 0.0)):
+    """A camera placed as the random ones are: `distance` metres from the capture space's centre
+    on the ground at `azimuth_deg` (0 = +Z), `height` metres up, aimed at the centre 1 m above
+    the ground (plus `aim_offset`), with a horizontal field of view of `hfov_deg`.
+
+    Returns:
+      (K (3, 3), R (3, 3), t (3,)) float64, for `config.image_size`.
+    """
     w, h = config.image_size
     centre = np.array([np.mean(config.space_x), 0.0, np.mean(config.space_z)])
-    azimuth = rng.uniform(0, 2 * math.pi)
-    dist = rng.uniform(*config.distance)
-    eye = centre + np.array([dist * math.sin(azimuth), rng.uniform(*config.height), dist * math.cos(azimuth)])
-    aim = centre + np.array([0.0, 1.0, 0.0]) + rng.uniform(-1, 1, 3) * config.aim_jitter
+    azimuth = math.radians(azimuth_deg)
+    eye = centre + np.array([distance * math.sin(azimuth), height, distance * math.cos(azimuth)])
+    aim = centre + np.array([0.0, 1.0, 0.0]) + np.asarray(aim_offset, np.float64)
     R, t = look_at(eye.astype(np.float32), aim.astype(np.float32))
-    K = intrinsics_from_fov(np.float32(math.radians(rng.uniform(*config.hfov))), (w, h))
+    K = intrinsics_from_fov(np.float32(math.radians(hfov_deg)), (w, h))
     return np.asarray(K, np.float64), np.asarray(R, np.float64), np.asarray(t, np.float64)
+
+
+def _random_camera(rng, config):
+    azimuth = math.degrees(rng.uniform(0, 2 * math.pi))
+    dist = rng.uniform(*config.distance)
+    height = rng.uniform(*config.height)
+    aim_offset = rng.uniform(-1, 1, 3) * config.aim_jitter
+    return circle_camera(config, azimuth, dist, height, rng.uniform(*config.hfov), aim_offset)
 
 
 def synthesize_agr(seed: int, clips: Sequence, num_scenes: int, config: AGRConfig = AGRConfig(),
@@ -232,7 +253,9 @@ def synthesize_agr(seed: int, clips: Sequence, num_scenes: int, config: AGRConfi
         K (N, 3, 3), R (N, 3, 3), t (N, 3): the camera (image pixels, world to camera);
         joints3d (N, P, J, 3) and roots3d (N, P, 3): world metres (zeros for absent people);
         joints2d (N, P, J, 2), roots2d (N, P, 2): exact projections, image pixels;
-        boxes (N, P, 4): image pixels; people (N, P) bool: present; num_people (N,).
+        boxes (N, P, 4): image pixels; people (N, P) bool: present; num_people (N,);
+        visible (N, P, J) bool: the joint projects into the image, in front of the camera (before
+        the corruption drops any).
     """
     if not clips:
         raise ValueError("need at least one motion clip")
@@ -265,7 +288,7 @@ def synthesize_agr(seed: int, clips: Sequence, num_scenes: int, config: AGRConfi
 
     w, h = cfg.image_size
     out = {k: [] for k in ("heatmaps", "box_maps", "K", "R", "t", "joints3d", "roots3d", "joints2d",
-                           "roots2d", "boxes", "people", "num_people")}
+                           "roots2d", "boxes", "people", "num_people", "visible")}
     for s, n in enumerate(counts):
         K, R, t = _random_camera(rng, cfg) if cfg.camera == "random" else (np.asarray(x, np.float64) for x in cfg.fixed_camera)
         people = np.arange(p_max) < n
@@ -300,5 +323,6 @@ def synthesize_agr(seed: int, clips: Sequence, num_scenes: int, config: AGRConfi
         out["boxes"].append(np.where(people[:, None], np.nan_to_num(boxes), 0.0))
         out["people"].append(people)
         out["num_people"].append(n)
-    dtypes = {"people": bool, "num_people": np.int32}
+        out["visible"].append(seen)
+    dtypes = {"people": bool, "num_people": np.int32, "visible": bool}
     return {k: np.stack(v).astype(dtypes.get(k, np.float32)) for k, v in out.items()}

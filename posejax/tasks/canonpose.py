@@ -45,21 +45,13 @@ import numpy as np
 import optax
 
 from posejax import metrics
-from posejax.body.layouts import get_layout
+from posejax.body.layouts import get_layout, hip_indices
 from posejax.models.canonpose import CanonPoseLifter
 from posejax.tasks.motion_split import clips_for_split
 from posejax.training.state import TrainState
 from posejax.training.task import Task
 
 MIN_PRESENT = 8  # views with fewer present keypoints are left out of training
-
-
-def hip_indices(layout) -> Tuple[int, int]:
-    """Indices of the left and right hip in a keypoint layout."""
-    names = list(layout.names)
-    if "left_hip" not in names or "right_hip" not in names:
-        raise ValueError(f"layout {layout.name!r} has no left_hip / right_hip keypoints")
-    return names.index("left_hip"), names.index("right_hip")
 
 
 def normalize_pose_2d(points, confidence, hips: Tuple[int, int], use_confidence: bool = True):

@@ -2,7 +2,9 @@
 
 Data: `posejax.synth.agr` scenes of 1 to `data.max_people` people, made at start-up into
 in-memory pools from the split's motion clips (`motion_split`: whole clips held out for
-validation, which also has its own seed stream, so its people and camera poses are new).
+validation, which also has its own seed stream, so its people and camera poses are new). A person
+with fewer than `MIN_VISIBLE_JOINTS` joints in the image is treated as absent: nothing in the AGR
+shows them, so no loss or metric may ask for them.
 
 Losses (paper sections 4.2-4.3), summed with `config.loss` weights:
   * depth: L1 between each present person's estimated root depth and the truth (metres);
@@ -16,13 +18,16 @@ the root-confidence volume's peaks (`local_peaks`, score >= `eval.min_score`, re
 are the detected people; each true person takes the nearest detection (a miss when none lies within
 `eval.match_mm`); its box is the input box whose root pixel is nearest to the detection's
 projection, and the PEN runs around the detection. Reported: detection rate; MRPE and its camera-
-frame x / y / z parts (mm); root-relative MPJPE and PA-MPJPE (mm); PCK_abs and PCK_root (% of
-joints within 150 mm, absolute or after root alignment); and, for the paper's Table 4, the MRPE of
-the depth estimator alone (each root pixel back-projected at its estimated depth).
+frame x / y / z parts (mm); root-relative MPJPE (both poses centred on their hips' midpoint: the
+layout has no pelvis) and PA-MPJPE (mm); PCK_abs and PCK_root (% of joints within 150 mm,
+absolute or after that alignment); and, for the paper's Table 4, the MRPE of the depth estimator
+alone (each root pixel back-projected at its estimated depth) and the PCK_abs of the PEN run
+around those roots instead of the REN's (every input person, no detection step).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict
 
 import jax
@@ -31,14 +36,17 @@ import numpy as np
 import optax
 
 from posejax import metrics
-from posejax.body.layouts import get_layout
+from posejax.body.layouts import get_layout, hip_indices
 from posejax.geometry.voxels import local_peaks, project_to_map, voxel_centres
 from posejax.models.virtualpose import (DepthNet, VolumeNet, person_depths, pose_feature_volume,
                                         pose_from_volumes, refine_peaks, root_feature_volume)
-from posejax.synth.agr import AGRConfig, synthesize_agr, to_heatmap_pixels
+from posejax.synth.agr import MIN_VISIBLE_JOINTS, AGRConfig, circle_camera, synthesize_agr, to_heatmap_pixels
 from posejax.tasks.motion_split import clips_for_split
 from posejax.training.state import TrainState
 from posejax.training.task import Task
+
+
+NETWORKS = ("depth", "root", "pose")
 
 
 class VirtualPoseTask(Task):
@@ -51,16 +59,26 @@ class VirtualPoseTask(Task):
             image_size=tuple(data.image_size), heatmap_size=tuple(data.heatmap_size), layout=data.layout,
             min_people=int(data.min_people), max_people=int(data.max_people),
             space_x=tuple(data.space_x), space_z=tuple(data.space_z),
-            camera=data.camera, fixed_camera=data.get("fixed_camera"),
             jitter_px=float(data.jitter_px), miss_rate=float(data.miss_rate),
             false_positives=float(data.false_positives))
-        self.num_joints = get_layout(data.layout).num_keypoints
+        if data.camera == "fixed":
+            # config: (azimuth deg, distance m, height m, horizontal FoV deg) on the random cameras' circle
+            spec = data.get("fixed_camera")
+            if spec is None or len(spec) != 4:
+                raise ValueError("data.camera='fixed' needs data.fixed_camera=(azimuth_deg, distance, height, hfov_deg)")
+            self.agr = dataclasses.replace(self.agr, camera="fixed",
+                                           fixed_camera=circle_camera(self.agr, *map(float, spec)))
+        elif data.camera != "random":
+            raise ValueError(f"data.camera must be 'random' or 'fixed', got {data.camera!r}")
+        layout = get_layout(data.layout)
+        self.num_joints = layout.num_keypoints
+        self.hips = hip_indices(layout)
         self.stride = self.agr.stride
         self.space = (tuple(m.space_centre), tuple(m.space_size), tuple(m.space_shape))
         self.cube = (float(m.cube_size), (int(m.cube_shape),) * 3)
         self.depth_net = DepthNet(features=int(m.depth_features))
-        self.root_net = VolumeNet(out=1, features=int(m.volume_features))
-        self.pose_net = VolumeNet(out=self.num_joints, features=int(m.volume_features))
+        self.root_net = VolumeNet(out=1, features=int(m.root_features))
+        self.pose_net = VolumeNet(out=self.num_joints, features=int(m.pose_features))
         self._pools: Dict[str, dict] = {}
 
     # -- data ---------------------------------------------------------------------------------
@@ -81,7 +99,8 @@ class VirtualPoseTask(Task):
             self._pools[split] = synthesize_agr(seed, use, count, self.agr, self.config.body_model)
         return self._pools[split]
 
-    def _batch(self, scenes: dict, picks) -> dict:
+    def scene_batch(self, scenes: dict, picks) -> dict:
+        """The network inputs and targets of scenes `picks` of a pool (`pool`), map-pixel roots and boxes."""
         s = self.stride
         return {
             "agr": np.concatenate([np.moveaxis(scenes["heatmaps"][picks], 1, -1),
@@ -89,7 +108,9 @@ class VirtualPoseTask(Task):
             "K": scenes["K"][picks], "R": scenes["R"][picks], "t": scenes["t"][picks],
             "root_uv": to_heatmap_pixels(scenes["roots2d"][picks], s),
             "boxes": to_heatmap_pixels(scenes["boxes"][picks], s),  # corner coordinates map alike
-            "mask": scenes["people"][picks], "roots3d": scenes["roots3d"][picks],
+            # The people in view: one with fewer joints in the image is no detector's business.
+            "mask": scenes["people"][picks] & (scenes["visible"][picks].sum(-1) >= MIN_VISIBLE_JOINTS),
+            "roots3d": scenes["roots3d"][picks],
             "joints3d": scenes["joints3d"][picks],
         }
 
@@ -98,7 +119,7 @@ class VirtualPoseTask(Task):
         rng = np.random.default_rng([int(self.config.seed), int(step)])
         picks = rng.integers(0, len(scenes["K"]), local_batch_size * process_count)
         lo = process_index * local_batch_size
-        return self._batch(scenes, picks[lo:lo + local_batch_size])
+        return self.scene_batch(scenes, picks[lo:lo + local_batch_size])
 
     def example_batch(self):
         w, h = self.agr.heatmap_size
@@ -112,14 +133,18 @@ class VirtualPoseTask(Task):
         scenes = self.pool("validation")
         n = len(scenes["K"])
         for lo in range(0, n, 8):
-            yield self._batch(scenes, np.arange(lo, min(lo + 8, n)))
+            yield self.scene_batch(scenes, np.arange(lo, min(lo + 8, n)))
 
     # -- model --------------------------------------------------------------------------------
 
     def _tx(self):
         cfg = self.config.optimizer
         schedule = optax.cosine_decay_schedule(cfg.learning_rate, int(self.config.num_steps), alpha=0.05)
-        return optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+        # Each network clips its own gradient: one norm over all three let a burst of the depth
+        # term (tiny boxes give wild apparent-size depths) shrink the pose network's step too.
+        per_net = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(schedule))
+        return optax.multi_transform({name: per_net for name in NETWORKS},
+                                     lambda params: {k: jax.tree.map(lambda _: k, v) for k, v in params.items()})
 
     def init_state(self, rng, batch):
         r1, r2, r3 = jax.random.split(rng, 3)
@@ -157,19 +182,26 @@ class VirtualPoseTask(Task):
         return jnp.max(jnp.where(mask[..., None, None, None], jnp.exp(-0.5 * d2 / sigma ** 2), 0.0), 1)
 
     def losses(self, params, batch):
+        """Weighted loss terms; a network whose terms all weigh zero is not run (stage-wise
+        training: `--config.loss.depth=0 --config.loss.root=0` trains the PEN alone)."""
         w = self.config.loss
         mask = batch["mask"].astype(jnp.float32)
         count = jnp.maximum(jnp.sum(mask), 1.0)
-        depths = self._depths(params, batch)
-        depth = jnp.sum(jnp.abs(depths - self._true_depths(batch)) * mask) / count
-        # The volume is built from the estimated depths, as at inference (no gradient through them:
-        # the depth term trains the depth network).
-        volume = self._root_volume(params, batch, jax.lax.stop_gradient(depths))
-        root = jnp.mean(jnp.square(volume - self.root_target(batch["roots3d"], batch["mask"])))
-        joints = self._pose(params, batch, batch["roots3d"], batch["boxes"])
-        err = jnp.sum(jnp.abs(joints - batch["joints3d"]), -1).mean(-1)
-        pose = jnp.sum(err * mask) / count
-        terms = {"depth": w.depth * depth, "root": w.root * root, "pose": w.pose * pose}
+        terms = {}
+        if w.depth or w.root:
+            depths = self._depths(params, batch)
+            terms["depth"] = w.depth * jnp.sum(jnp.abs(depths - self._true_depths(batch)) * mask) / count
+        if w.root:
+            # The volume is built from the estimated depths, as at inference (no gradient through
+            # them: the depth term trains the depth network).
+            volume = self._root_volume(params, batch, jax.lax.stop_gradient(depths))
+            terms["root"] = w.root * jnp.mean(jnp.square(volume - self.root_target(batch["roots3d"], batch["mask"])))
+        if w.pose:
+            joints = self._pose(params, batch, batch["roots3d"], batch["boxes"])
+            err = jnp.sum(jnp.abs(joints - batch["joints3d"]), -1).mean(-1)
+            terms["pose"] = w.pose * jnp.sum(err * mask) / count
+        if not terms:
+            raise ValueError("config.loss: every weight is zero, nothing to train")
         return sum(terms.values()), terms
 
     def train_step(self, state, batch, rng):
@@ -215,6 +247,8 @@ class VirtualPoseTask(Task):
         cfg = self.config.eval
         out = self.predict(state.params, batch)
         roots, scores, joints, depth_only = out["roots"], out["scores"], out["joints"], out["depth_only"]
+        # Table 4's first row: the PEN around each input person's depth-only root (no REN).
+        depth_only_joints = self._pose(state.params, batch, depth_only, batch["boxes"])
         true_roots, mask = batch["roots3d"], batch["mask"]
         d = jnp.linalg.norm(true_roots[:, :, None] - roots[:, None], axis=-1)         # (B, true, pred)
         d = jnp.where(scores[:, None] >= cfg.min_score, d, jnp.inf)
@@ -225,8 +259,11 @@ class VirtualPoseTask(Task):
         to_cam = lambda x: jnp.einsum("bij,bp...j->bp...i", batch["R"], x)  # noqa: E731  (offsets only)
         root_err = jnp.abs(to_cam(pred_root - true_roots)) * 1000.0                     # (B, P, 3) mm
         abs_err = jnp.linalg.norm(pred_joints - batch["joints3d"], axis=-1)            # (B, P, J) m
-        rel_pred = pred_joints - pred_root[:, :, None]
-        rel_true = batch["joints3d"] - true_roots[:, :, None]
+        # Root-relative: the layout has no pelvis joint, so both poses are centred on their hips'
+        # midpoint (the REN's root error is MRPE's business, not the pose's).
+        hip_centre = lambda x: 0.5 * (x[..., self.hips[0], :] + x[..., self.hips[1], :])[..., None, :]  # noqa: E731
+        rel_pred = pred_joints - hip_centre(pred_joints)
+        rel_true = batch["joints3d"] - hip_centre(batch["joints3d"])
         rel_err = jnp.linalg.norm(rel_pred - rel_true, axis=-1)
         pa = metrics.pa_mpjpe(rel_pred, rel_true, reduction="none")
         nan = lambda x, where: jnp.where(where, x, jnp.nan)  # noqa: E731
@@ -240,6 +277,8 @@ class VirtualPoseTask(Task):
             "pck_abs": nan(100.0 * jnp.mean(abs_err <= 0.15, -1), found),
             "pck_root": nan(100.0 * jnp.mean(rel_err <= 0.15, -1), found),
             "mrpe_depth_only_mm": nan(jnp.linalg.norm(depth_only - true_roots, axis=-1) * 1000.0, mask),
+            "pck_abs_depth_only": nan(100.0 * jnp.mean(jnp.linalg.norm(
+                depth_only_joints - batch["joints3d"], axis=-1) <= 0.15, -1), mask),
         }
 
     def eval_summary(self, results, workdir, step):

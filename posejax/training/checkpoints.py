@@ -24,10 +24,16 @@ def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
     mngr.wait_until_finished()
 
 
-def restore_latest(mngr: ocp.CheckpointManager, like: Any) -> Optional[Any]:
-    """The latest saved state, placed like `like` (arrays or ShapeDtypeStructs with shardings),
-    or None when the folder holds no checkpoint."""
-    step = mngr.latest_step()
+def restore_latest(mngr: ocp.CheckpointManager, like: Any, step: Optional[int] = None) -> Optional[Any]:
+    """The latest saved state (or the one of `step`), placed like `like` (arrays or
+    ShapeDtypeStructs with shardings), or None when the folder holds no checkpoint.
+
+    Raises:
+      FileNotFoundError: `step` is given but not among the kept checkpoints.
+    """
+    if step is not None and step not in mngr.all_steps():
+        raise FileNotFoundError(f"no checkpoint of step {step}; kept: {sorted(mngr.all_steps())}")
+    step = mngr.latest_step() if step is None else step
     if step is None:
         return None
     abstract = jax.tree.map(

@@ -142,18 +142,19 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         return ml_collections.ConfigDict(json.load(f))
 
 
-def restore_state(workdir: str, task: Task) -> TrainState:
-    """The latest checkpointed state of the run in `workdir` (shapes from `task.example_batch`).
+def restore_state(workdir: str, task: Task, step: Optional[int] = None) -> TrainState:
+    """The latest checkpointed state of the run in `workdir`, or the one of `step` (shapes from
+    `task.example_batch`).
 
     Raises:
-      FileNotFoundError: the run has no checkpoint.
+      FileNotFoundError: the run has no checkpoint (of that step).
     """
     mngr = checkpoints.manager(workdir, int(task.config.get("keep_checkpoints", 3)))
     try:
         if mngr.latest_step() is None:
             raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')}")
         like = jax.eval_shape(task.init_state, jax.random.key(0), task.example_batch())
-        return checkpoints.restore_latest(mngr, like)
+        return checkpoints.restore_latest(mngr, like, step)
     finally:
         mngr.close()
 
@@ -172,17 +173,20 @@ def load_trained(workdir: str, task_name: str) -> Tuple[Task, TrainState]:
     return task, restore_state(workdir, task)
 
 
-def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None) -> Dict[str, float]:
-    """Evaluates the latest checkpoint of a run; writes `workdir/evaluation.json`.
+def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None,
+             step: Optional[int] = None) -> Dict[str, float]:
+    """Evaluates the latest checkpoint of a run (or the kept one of `step`); writes
+    `workdir/evaluation.json`.
 
     Args:
       workdir: the run's folder.
       config: overrides the saved config (default: `workdir/config.json`).
+      step: a kept checkpoint's step (default: the latest).
     """
     workdir = os.path.abspath(workdir)
     config = load_config(workdir) if config is None else config
     task = get_task(config)
-    state = restore_state(workdir, task)
+    state = restore_state(workdir, task, step)
     step = int(jax.device_get(state.step))
     scalars = run_evaluation(task, state, workdir, step)
     with open(os.path.join(workdir, "evaluation.json"), "w", encoding="utf-8") as f:

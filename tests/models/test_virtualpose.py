@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from posejax.geometry.voxels import voxel_centres
-from posejax.models.virtualpose import (PERSON_HEIGHT, VolumeNet, person_depths, pose_feature_volume,
+from posejax.models.virtualpose import (MAX_DEPTH, MAX_LOG_CORRECTION, PERSON_HEIGHT, VolumeNet, person_depths, pose_feature_volume,
                                         refine_peaks, root_feature_volume)
 from posejax.synth.agr import AGRConfig, synthesize_agr
 from tests.synth.test_agr import _clips
@@ -67,6 +67,14 @@ def test_apparent_size_depth_and_peak_refinement(scene):
     np.testing.assert_allclose(d, k[:, None, 0, 0] / CFG.stride * PERSON_HEIGHT / box_h, rtol=1e-5)
     # With a zero correction the guess is within 40% of the truth (posture and box margin vary).
     assert np.all(np.abs(d / scene["depths"] - 1) < 0.4)
+    # Degenerate boxes and wild corrections stay bounded: the guess is clipped, the correction too.
+    flat = scene["boxes"].copy()
+    flat[..., 3] = flat[..., 1]
+    wild = np.full((2, 48, 80), 50.0, np.float32)
+    d = np.asarray(depths(wild, k, scene["root_uv"], flat, CFG.stride))
+    np.testing.assert_allclose(d, MAX_DEPTH * np.exp(MAX_LOG_CORRECTION), rtol=1e-4)
+    d = np.asarray(depths(-wild, k, scene["root_uv"], scene["boxes"], CFG.stride))
+    assert np.all((d > 0) & (d >= k[:, None, 0, 0] / CFG.stride * PERSON_HEIGHT / box_h * np.exp(-MAX_LOG_CORRECTION) * 0.999))
     centres = voxel_centres(np.zeros(3), (4.0, 4.0, 4.0), (4, 4, 4))
     vol = np.zeros((4, 4, 4), np.float32)
     vol[1, 1, 1], vol[2, 1, 1] = 1.0, 1.0                        # the peak lies between two voxels
@@ -79,3 +87,14 @@ def test_volume_net_keeps_the_grid():
     x = np.zeros((2, 5, 8, 4, 8, 6), np.float32)
     params = jax.eval_shape(net.init, jax.random.PRNGKey(0), x[0])     # shapes only: no compilation
     assert jax.eval_shape(net.apply, params, x).shape == (2, 5, 8, 4, 8, 3)
+
+
+def test_conv3d_as_2d_equals_the_3d_convolution():
+    from posejax.models.virtualpose import conv3d_as_2d
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 4, 6, 3)).astype(np.float32)
+    k = np.random.default_rng(1).normal(size=(3, 3, 3, 3, 7)).astype(np.float32)
+    want = jax.lax.conv_general_dilated(x, k, (1, 1, 1), "SAME", dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+    got = conv3d_as_2d(x, k)
+    assert got.shape == (2, 5, 4, 6, 7)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-4)

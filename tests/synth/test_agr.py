@@ -36,6 +36,7 @@ def test_heatmap_peaks_sit_on_the_projected_joints(exact):
     for n in range(6):
         people = np.flatnonzero(exact["people"][n])
         inside = ((exact["joints2d"][n] >= 0) & (exact["joints2d"][n] < EXACT.image_size)).all(-1)
+        np.testing.assert_array_equal(exact["visible"][n], inside & exact["people"][n][:, None])
         for p in people:
             for j in np.flatnonzero(inside[p]):
                 u, v = exact["joints2d"][n, p, j] / s - 0.5

@@ -34,5 +34,65 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
     cfg = tiny_experiment("virtualpose", num_steps=10, log_every=10, eval_every=10, checkpoint_every=10)
     _, scalars = loop.train_and_evaluate(cfg, str(tmp_path))
     assert set(scalars) == {"detected", "mrpe_mm", "mrpe_x_mm", "mrpe_y_mm", "mrpe_z_mm", "mpjpe_mm",
-                            "pa_mpjpe_mm", "pck_abs", "pck_root", "mrpe_depth_only_mm"}
+                            "pa_mpjpe_mm", "pck_abs", "pck_root", "mrpe_depth_only_mm", "pck_abs_depth_only"}
     assert 0.0 <= scalars["detected"] <= 1.0 and math.isfinite(scalars["mrpe_depth_only_mm"])
+
+
+def test_zero_weights_skip_their_networks():
+    """`loss.depth = loss.root = 0` trains the PEN alone: only the pose term is computed and one
+    step changes only the pose network's parameters (each network has its own optimiser)."""
+    import jax
+
+    from posejax.tasks.virtualpose import VirtualPoseTask
+
+    cfg = tiny_experiment("virtualpose")
+    cfg.data.num_train = 2
+    cfg.loss.depth = cfg.loss.root = 0.0
+    task = VirtualPoseTask(cfg)
+    batch = task.train_batch(0, 2, 0, 1)
+    state = task.init_state(jax.random.PRNGKey(0), batch)
+    loss, terms = task.losses(state.params, batch)
+    assert set(terms) == {"pose"} and float(loss) == pytest.approx(float(terms["pose"]))
+    new, _ = task.train_step(state, batch, None)
+    changed = {k: any(bool(np.any(a != b)) for a, b in zip(jax.tree.leaves(state.params[k]), jax.tree.leaves(new.params[k])))
+               for k in state.params}
+    assert changed == {"depth": False, "root": False, "pose": True}
+    cfg.loss.pose = 0.0
+    with pytest.raises(ValueError, match="every weight is zero"):
+        VirtualPoseTask(cfg).losses(state.params, batch)
+
+
+def test_fixed_camera_config_places_the_camera_on_the_circle():
+    from posejax.benchmark.timing import experiment_config
+    from posejax.tasks.virtualpose import VirtualPoseTask
+
+    cfg = experiment_config("virtualpose", "cpu_fixed")
+    azimuth, distance, height, hfov = cfg.data.fixed_camera
+    task = VirtualPoseTask(cfg)
+    K, R, t = task.agr.fixed_camera
+    centre = -R.T @ t
+    expect = [distance * np.sin(np.radians(azimuth)), height, distance * np.cos(np.radians(azimuth))]
+    np.testing.assert_allclose(centre, expect, atol=1e-5)
+    np.testing.assert_allclose(2 * np.degrees(np.arctan(cfg.data.image_size[0] / 2 / K[0, 0])), hfov, rtol=1e-5)
+    cfg.data.fixed_camera = (30.0, 8.0)
+    with pytest.raises(ValueError, match="needs data.fixed_camera"):
+        VirtualPoseTask(cfg)
+
+
+def test_camera_study_checks_its_runs(tmp_path):
+    import json
+
+    from posejax.benchmark.timing import experiment_config
+    from posejax.evaluate_virtualpose_cameras import camera_study, format_table
+
+    for name, variant in (("random", "cpu"), ("fixed", "cpu_fixed")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(experiment_config("virtualpose", variant).to_dict()))
+    with pytest.raises(ValueError, match="--random must be a virtualpose run with data.camera='random'"):
+        camera_study(str(tmp_path / "fixed"), str(tmp_path / "fixed"))
+    with pytest.raises(ValueError, match="--fixed must be"):
+        camera_study(str(tmp_path / "random"), str(tmp_path / "random"))
+    row = {"trained on": "fixed camera", "step": 5, "tested on": "random cameras", "detected": 0.5, "mrpe_mm": 200.0,
+           "mpjpe_mm": 100.0, "pa_mpjpe_mm": 80.0, "pck_abs": 30.0, "mrpe_depth_only_mm": 300.0}
+    assert "| fixed camera | 5 | random cameras | 50.0% | 200.0 mm | 100.0 mm | 80.0 mm | 30.0% | 300 mm |" \
+        in format_table({"rows": [row]})
