@@ -31,6 +31,7 @@ def measure(variant, scenes: int, repeats: int, train: bool = True) -> dict:
     from posejax.tasks.virtualpose import VirtualPoseTask
 
     cfg = timing.experiment_config("virtualpose", variant)
+    cfg.data.num_train = int(cfg.batch_size)     # the timed step needs one batch, not the whole pool
     task = VirtualPoseTask(cfg)
     name = variant or "paper"
     batch = _scenes(task, scenes)

@@ -44,22 +44,28 @@ def test_zero_weights_skip_their_networks():
     import jax
 
     from posejax.tasks.virtualpose import VirtualPoseTask
+    from posejax.training.state import TrainState
 
     cfg = tiny_experiment("virtualpose")
     cfg.data.num_train = 2
     cfg.loss.depth = cfg.loss.root = 0.0
     task = VirtualPoseTask(cfg)
     batch = task.train_batch(0, 2, 0, 1)
-    state = task.init_state(jax.random.PRNGKey(0), batch)
-    loss, terms = task.losses(state.params, batch)
-    assert set(terms) == {"pose"} and float(loss) == pytest.approx(float(terms["pose"]))
-    new, _ = task.train_step(state, batch, None)
-    changed = {k: any(bool(np.any(a != b)) for a, b in zip(jax.tree.leaves(state.params[k]), jax.tree.leaves(new.params[k])))
-               for k in state.params}
+    # Random parameters drawn by NumPy: initialising the networks would compile JAX's draws.
+    rng = np.random.default_rng(0)
+    shapes = jax.eval_shape(task.init_state, jax.random.PRNGKey(0), batch).params
+    params = jax.tree.map(lambda x: (0.2 * rng.standard_normal(x.shape)).astype(np.float32), shapes)
+    _, terms = jax.eval_shape(task.losses, params, batch)
+    assert set(terms) == {"pose"}
+    state = TrainState.create(params, task._tx())
+    new, metrics = jax.jit(task.train_step)(state, batch, None)
+    assert float(metrics["loss"]) == pytest.approx(float(metrics["pose"])) and float(metrics["pose"]) > 0
+    changed = {k: any(bool(np.any(a != b)) for a, b in zip(jax.tree.leaves(params[k]), jax.tree.leaves(new.params[k])))
+               for k in params}
     assert changed == {"depth": False, "root": False, "pose": True}
     cfg.loss.pose = 0.0
     with pytest.raises(ValueError, match="every weight is zero"):
-        VirtualPoseTask(cfg).losses(state.params, batch)
+        jax.eval_shape(VirtualPoseTask(cfg).losses, params, batch)
 
 
 def test_fixed_camera_config_places_the_camera_on_the_circle():
