@@ -1,7 +1,7 @@
 """Evaluates a finished (or running) training run: `python -m posejax.evaluate --workdir=DIR`.
 
-Restores the latest checkpoint of DIR (or `--step=N`, a kept one), runs the task's held-out evaluation with the run's saved
-config, prints the metrics and writes DIR/evaluation.json.
+Restores the latest checkpoint of DIR (or `--step=N`, a kept one), runs the task's held-out
+evaluation with the run's saved config, prints the metrics and writes DIR/evaluation.json.
 """
 
 from __future__ import annotations

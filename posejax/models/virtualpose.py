@@ -31,8 +31,8 @@ import jax.numpy as jnp
 
 from posejax.geometry.voxels import project_to_map, sample_maps, soft_argmax, voxel_centres
 
-__all__ = ["DepthNet", "VolumeNet", "Conv3x3x3", "conv3d_as_2d", "person_depths", "root_feature_volume", "pose_feature_volume",
-           "refine_peaks"]
+__all__ = ["DepthNet", "VolumeNet", "Conv3x3x3", "conv3d_as_2d", "person_depths", "root_feature_volume",
+           "pose_feature_volume", "refine_peaks"]
 
 
 def _flat_lecun_normal(key, shape, dtype=jnp.float32):

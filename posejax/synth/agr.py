@@ -44,7 +44,8 @@ from posejax.body.loading import load_body_model
 from posejax.geometry.cameras import intrinsics_from_fov, look_at
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-__all__ = ["MIN_VISIBLE_JOINTS", "AGRConfig", "synthesize_agr", "circle_camera", "render_heatmaps", "render_box_maps", "person_boxes", "to_heatmap_pixels"]
+__all__ = ["MIN_VISIBLE_JOINTS", "AGRConfig", "synthesize_agr", "circle_camera", "render_heatmaps",
+           "render_box_maps", "person_boxes", "to_heatmap_pixels"]
 
 
 MIN_VISIBLE_JOINTS = 4

@@ -65,7 +65,8 @@ class VirtualPoseTask(Task):
             # config: (azimuth deg, distance m, height m, horizontal FoV deg) on the random cameras' circle
             spec = data.get("fixed_camera")
             if spec is None or len(spec) != 4:
-                raise ValueError("data.camera='fixed' needs data.fixed_camera=(azimuth_deg, distance, height, hfov_deg)")
+                raise ValueError("data.camera='fixed' needs data.fixed_camera="
+                                 "(azimuth_deg, distance, height, hfov_deg)")
             self.agr = dataclasses.replace(self.agr, camera="fixed",
                                            fixed_camera=circle_camera(self.agr, *map(float, spec)))
         elif data.camera != "random":
