@@ -29,7 +29,11 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     cfg.hn_shape = "open"
     cfg.data = ml_collections.ConfigDict(dict(
         observation="coco23", min_frames=600, motion_source="auto", num_procedural_clips=64,
-        held_out_every=5, train_procedural_clips=0, num_train=2000, num_validation=100))
+        held_out_every=5, train_procedural_clips=0, num_train=2000, num_validation=100,
+        # Retraining on pseudo ground truth (README): `train_motion_source` replaces the training
+        # motion (e.g. "procedural"), `pseudo_gt` is a `python -m posejax.pseudo_gt` dataset
+        # folder (<out>/tfds) mixed in at `pseudo_gt_fraction` of the sequences.
+        train_motion_source="", pseudo_gt="", pseudo_gt_fraction=0.5))
     cfg.model = ml_collections.ConfigDict(dict(
         neighbourhoods=16,
         adversarial=False,  # the paper's "adversarial + pooling" variant (Table 2)

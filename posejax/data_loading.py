@@ -1,7 +1,8 @@
 """Building and reading posejax's TFDS datasets without TensorFlow, and NumPy batches from them.
 
 The builders live in the top-level `datasets/` folder (installed as `posejax_datasets`):
-`cmu_mocap`, `amass`, `synthetic_sequences`, `synthetic_multiview`. They write ArrayRecord files
+`cmu_mocap`, `amass`, `synthetic_sequences`, `synthetic_multiview`, and `pseudo_gt` (written by
+`python -m posejax.pseudo_gt`). They write ArrayRecord files
 and are read with random access (`builder.as_data_source()`), so TensorFlow is never imported.
 
 Command line (the documented way to build; works offline):
@@ -33,6 +34,7 @@ DATASETS = {
     "amass": ("posejax_datasets.amass", "Amass"),
     "synthetic_sequences": ("posejax_datasets.synthetic_sequences", "SyntheticSequences"),
     "synthetic_multiview": ("posejax_datasets.synthetic_multiview", "SyntheticMultiview"),
+    "pseudo_gt": ("posejax_datasets.pseudo_gt", "PseudoGt"),
 }
 FILE_FORMAT = "array_record"
 
@@ -67,7 +69,8 @@ def build(name: str, config: Optional[str] = None, data_dir: Optional[str] = Non
 
     Args:
       name, config, data_dir: as `get_builder`.
-      manual_dir: folder of the user's files for `cmu_mocap` / `amass`.
+      manual_dir: folder of the user's files for `cmu_mocap` / `amass`; a pseudo-GT run's
+        shards for `pseudo_gt`.
     """
     import tensorflow_datasets as tfds
 

@@ -17,7 +17,7 @@ from typing import Optional
 import jax
 import numpy as np
 
-from posejax.body.layouts import convert_keypoints, get_layout
+from posejax.body.layouts import convert_keypoints, get_layout, hip_centred
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +94,8 @@ def lift_poses(keypoints, confidences: Optional[np.ndarray] = None, *, layout: s
     inputs, present = normalize_pose_2d(joined[..., :2], joined[..., 2], task.hips,
                                         bool(task.config.data.use_confidence))
     out = jax.device_get(lifter.apply(lifter.params, inputs))
-    hips = task.hips
-    centre = lambda x: x - 0.5 * (x[..., hips[0], :] + x[..., hips[1], :])[..., None, :]  # noqa: E731
-    return LiftResult(camera_view=centre(np.asarray(out["camera_view"])),
-                      canonical=centre(np.asarray(out["canonical"])),
+    return LiftResult(camera_view=hip_centred(np.asarray(out["camera_view"]), task.hips),
+                      canonical=hip_centred(np.asarray(out["canonical"]), task.hips),
                       rotation=np.asarray(out["rotation"]), present=present, layout=lifter.layout)
 
 

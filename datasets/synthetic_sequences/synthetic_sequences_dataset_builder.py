@@ -12,9 +12,11 @@ Build (no TensorFlow needed; ArrayRecord files):
 
 Configs: `tiny` (tests: 3 + 2 sequences of >= 30 frames, embedded procedural motion), `coco23`
 (default: 2000 + 200 sequences of >= 600 frames, coco23 keypoints), `body25b`, `smpl24`,
-`surface178` (the paper's surface-point representation). Motion: "auto" = retargeted CMU clips
-when ../shared/data/cmu_mocap is present, else the embedded procedural motion; the build prints
-which. `stream_examples(config, seed)` yields the same examples on the fly without building.
+`surface178` (the paper's surface-point representation), `coco23_motion_split` (250-frame
+sequences whose train and validation splits use different motion clips). Motion: "auto" =
+retargeted CMU clips when ../shared/data/cmu_mocap is present, else the embedded procedural
+motion; the build prints which. `stream_examples(config, seed)` yields the same examples on
+the fly without building.
 
 Features (T frames, K points: 23 coco23, 25 body25b, 24 smpl24, 178 surface178; C clips):
   keypoints2d (T, K, 2) float32 observed pixels, confidence (T, K) float32 in [0, 1] (0 =
@@ -62,6 +64,10 @@ class SyntheticSequencesConfig(tfds.core.BuilderConfig):
       num_procedural_clips: clips made when the source is "procedural".
       body_model: body model name for `posejax.body.load_body_model`.
       batch_size: sequences per synthesis kernel call.
+      held_out_every: 0: both splits draw from every motion clip; n > 0: the clips are split as
+        the tasks split them (`posejax.tasks.motion_split.split_clips`: every n-th clip in name
+        order held out), the train split uses the training clips and the validation split the
+        held-out ones.
     """
 
     sequence: dict = dataclasses.field(default_factory=dict)
@@ -72,6 +78,7 @@ class SyntheticSequencesConfig(tfds.core.BuilderConfig):
     num_procedural_clips: int = 64
     body_model: str = "open"
     batch_size: int = 16
+    held_out_every: int = 0
 
     def sequence_config(self):
         from posejax.synth.camera_sampling import CameraRanges
@@ -100,6 +107,12 @@ CONFIGS = [
     SyntheticSequencesConfig(name="surface178",
                              description="178 surface points (emulated DensePose IUV).",
                              sequence=dict(observation="surface178")),
+    SyntheticSequencesConfig(
+        name="coco23_motion_split",
+        description="coco23 keypoints of 250-frame sequences at 10 fps, train motions apart from "
+                    "validation motions (the tasks' split); the source of posejax.pseudo_gt's "
+                    "README experiment.",
+        sequence=dict(min_frames=250), num_train=200, num_validation=20, held_out_every=5),
 ]
 
 
@@ -143,6 +156,15 @@ def features(config: SyntheticSequencesConfig) -> dict:
     }
 
 
+def _split_clips(config: SyntheticSequencesConfig, split: str, clips):
+    """The clips `split` draws from (all of them unless the config holds motions out)."""
+    if not config.held_out_every:
+        return clips
+    from posejax.tasks.motion_split import clips_for_split
+
+    return clips_for_split(clips, split, config.held_out_every)
+
+
 def _get_config(config) -> SyntheticSequencesConfig:
     if isinstance(config, SyntheticSequencesConfig):
         return config
@@ -175,7 +197,8 @@ def stream_examples(config: Union[str, SyntheticSequencesConfig] = "coco23",
       split: "train" or "validation" (selects the seed stream).
       start: index of the first example.
       num_examples: how many to yield; None = endless.
-      clips: MotionClips to draw from (default: the config's motion source, loaded once).
+      clips: MotionClips to draw from (default: the config's motion source, loaded once, and
+        the split's share of it when the config has `held_out_every`).
       model: body model (default: the config's).
 
     Yields:
@@ -187,8 +210,8 @@ def stream_examples(config: Union[str, SyntheticSequencesConfig] = "coco23",
     seed = config.seed if seed is None else int(seed)
     seq_config = config.sequence_config()
     if clips is None:
-        clips = common.load_motion(NAME, config.motion_source, seq_config.fps,
-                                   config.num_procedural_clips, seed)
+        clips = _split_clips(config, split, common.load_motion(
+            NAME, config.motion_source, seq_config.fps, config.num_procedural_clips, seed))
     model = _body_model(config.body_model) if model is None else model
     spec = features(config)
     stop = None if num_examples is None else start + num_examples
@@ -236,10 +259,8 @@ class SyntheticSequences(tfds.core.GeneratorBasedBuilder):
         common.log(NAME, f"config {config.name!r}: {seq.observation}, >= {seq.min_frames} frames "
                          f"at {seq.fps:g} fps, {config.num_train} train + "
                          f"{config.num_validation} validation sequences")
-        return {
-            "train": self._generate_examples("train", config.num_train, clips),
-            "validation": self._generate_examples("validation", config.num_validation, clips),
-        }
+        return {split: self._generate_examples(split, num, _split_clips(config, split, clips))
+                for split, num in (("train", config.num_train), ("validation", config.num_validation))}
 
     def _generate_examples(self, split, num, clips):
         stream = stream_examples(self.builder_config, split=split, num_examples=num, clips=clips)

@@ -1,4 +1,5 @@
-"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, canonpose, regressor, synth, virtualpose."""
+"""`python -m posejax.benchmark <name> [--json_out=PATH]`; names: ba, body, canonpose, pseudo_gt, regressor, synth,
+virtualpose."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import importlib
 
 BENCHMARKS = {"ba": "posejax.benchmark.ba", "body": "posejax.benchmark.body", "synth": "posejax.benchmark.synth",
-              "canonpose": "posejax.benchmark.canonpose",
+              "canonpose": "posejax.benchmark.canonpose", "pseudo_gt": "posejax.benchmark.pseudo_gt",
               "regressor": "posejax.benchmark.regressor", "virtualpose": "posejax.benchmark.virtualpose"}
 
 

@@ -60,7 +60,7 @@ from posejax.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 
 __all__ = [
     "CANONICAL_LANDMARKS", "FromLandmark", "FromJoints", "FromKeypoints", "Layout", "LAYOUTS",
-    "get_layout", "conversion_matrix", "convert_keypoints", "flip_keypoints", "hip_indices",
+    "get_layout", "conversion_matrix", "convert_keypoints", "flip_keypoints", "hip_indices", "hip_centred",
 ]
 
 CANONICAL_LANDMARKS = (
@@ -559,3 +559,10 @@ def hip_indices(layout) -> Tuple[int, int]:
     if "left_hip" not in names or "right_hip" not in names:
         raise ValueError(f"layout {layout.name!r} has no left_hip / right_hip keypoints")
     return names.index("left_hip"), names.index("right_hip")
+
+
+def hip_centred(points, hips: Tuple[int, int]):
+    """(..., K, D) points minus their hips' midpoint (the root of layouts without a pelvis).
+
+    Works on NumPy and JAX arrays; `hips` from `hip_indices`."""
+    return points - 0.5 * (points[..., hips[0], :] + points[..., hips[1], :])[..., None, :]

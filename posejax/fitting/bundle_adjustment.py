@@ -17,8 +17,8 @@ in metres relative to the initial camera (perspective mode: log-depth and image-
 the per-frame energy E / (number of frames), so one tolerance fits clips of any length and size.
 Everything runs in one jitted function per (T, K, layout, camera mode, weight kinds); frames are
 padded to a multiple of `PAD_MULTIPLE` so nearby clip lengths share the compiled solver (the
-padding masks are exact: `energy` module docstring). `bundle_adjust_batch` runs the same solver
-on clips padded to one length.
+padding masks are exact: `energy` module docstring). `bundle_adjust_batch` solves clips padded to
+one length with one vmapped solver, data-parallel over devices.
 
 The result (`BAResult`) holds the fitted parameters, 3D joints and keypoints, per-frame inlier
 flags, the energy per term, the trajectory-normalised energy E_norm used to select videos, and
@@ -240,8 +240,7 @@ def _objective(z, masks, ref, data, weights, model, prior):
     return total / jnp.maximum(jnp.sum(data.frame_mask), 1.0)
 
 
-@fast_compile.jit
-def _evaluate(z, ref, data, weights, model, prior):
+def _evaluate_one(z, ref, data, weights, model, prior):
     """Energies, per-frame diagnostics and outputs at the solution (one compiled program: run op
     by op, the outputs' few hundred small operations took seconds to compile on a first call).
 
@@ -262,6 +261,10 @@ def _evaluate(z, ref, data, weights, model, prior):
         traj = jnp.concatenate([xy, jnp.zeros_like(xy[:, :1])], -1)
     length = trajectory_length(joints, traj, data.frame_mask)
     return params, total, terms, frames, joints, kp2d, kp3d, length
+
+
+_evaluate = fast_compile.jit(_evaluate_one)
+_evaluate_batch = fast_compile.jit(jax.vmap(_evaluate_one, in_axes=(0, 0, 0, None, None, None)))
 
 
 _joints = fast_compile.jit(kinematics.joints)
@@ -544,26 +547,36 @@ def _stages(cfg) -> List[int]:
     return stages
 
 
-def _solve(z, ref, data, weights, model, prior, cfg):
-    """Runs the stages; returns (variables, per-stage SolverInfo-like dicts)."""
+def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
+    """Runs the stages; returns (variables, per-stage SolverInfo-like dicts). With `batched`, the
+    inputs carry a leading axis of clips solved by one vmapped solver and the diagnostics are one
+    list of stages per clip."""
     diagnostics = []
     for i, iters in enumerate(_stages(cfg)):
         if iters == 0:
             continue
-        masks = _stage_masks(z, min(i, 1))
         t0 = time.perf_counter()
-        z, info = solvers.minimize(_objective, z, masks, ref, data, weights, model, prior,
-                                   method=str(cfg.solver.method), maxiter=iters, tol=float(cfg.solver.tol),
-                                   history_size=int(cfg.solver.history_size))
-        diagnostics.append({"stage": i, "iterations": info.iterations, "grad_norm": info.grad_norm,
-                            "value": info.value, "converged": info.converged,
-                            "seconds": time.perf_counter() - t0})
-    return z, diagnostics
+        options = dict(method=str(cfg.solver.method), maxiter=iters, tol=float(cfg.solver.tol),
+                       history_size=int(cfg.solver.history_size))
+        if batched:  # the stage masks depend on shapes only: shared by the clips
+            masks = _stage_masks(jax.tree_util.tree_map(lambda x: x[0], z), min(i, 1))
+            z, infos = solvers.minimize_batch(_objective, z, masks, ref, data, weights, model, prior,
+                                              args_in_axes=(None, 0, 0, None, None, None), **options)
+        else:
+            z, info = solvers.minimize(_objective, z, _stage_masks(z, min(i, 1)), ref, data, weights,
+                                       model, prior, **options)
+            infos = [info]
+        seconds = time.perf_counter() - t0
+        diagnostics.append([{"stage": i, "iterations": info.iterations, "grad_norm": info.grad_norm,
+                             "value": info.value, "converged": info.converged, "seconds": seconds}
+                            for info in infos])
+    per_clip = [list(stages) for stages in zip(*diagnostics)]
+    return z, (per_clip if batched else per_clip[0])
 
 
-def _result(prep: _Prepared, z, ref, data, weights, model, prior, stages, seconds, cfg,
-            return_vertices: bool) -> BAResult:
-    params, total, terms, frames, joints, kp2d, kp3d, length = _evaluate(z, ref, data, weights, model, prior)
+def _result(prep: _Prepared, evaluated, model, stages, seconds, cfg, return_vertices: bool) -> BAResult:
+    """The BAResult of one clip from `_evaluate`'s outputs (unbatched)."""
+    params, total, terms, frames, joints, kp2d, kp3d, length = evaluated
     t = prep.detections.shape[0]
     perspective = isinstance(params, energy.PerspectiveBAParams)
     pose = np.asarray(params.pose)[:t]
@@ -688,50 +701,66 @@ def bundle_adjust(video_keypoints, *, layout: Optional[str] = None, confidences=
         for s in stages:
             print(f"bundle_adjust: stage {s['stage']}: {s['iterations']} iterations, per-frame energy "
                   f"{s['value']:.2f}, gradient norm {s['grad_norm']:.2g}, {s['seconds']:.2f} s")
-    return _result(prep, z, ref, data, weights, model, prior, stages, seconds, cfg, return_vertices)
+    return _result(prep, _evaluate(z, ref, data, weights, model, prior), model, stages, seconds, cfg,
+                   return_vertices)
 
 
 def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
                         image_size: Optional[Sequence[int]] = None,
                         body_model: Union[str, BodyModel] = "open", config=None,
                         pose_prior: Union[None, str, GaussianMixture] = None,
+                        length: Optional[int] = None, devices: Optional[Sequence[Any]] = None,
                         verbose: bool = False) -> List[BAResult]:
-    """Bundle adjustment of several clips with shared settings and one compiled solver: every
-    clip is padded to the same length (padding is exact, see the module docstring) and solved
-    with the solver of `bundle_adjust`, one clip after the other.
-
-    The clips are not solved in one vmapped call: on XLA:CPU (jax 0.10) the vmapped kinematic
-    chain fails the HLO verifier (`kinematics.global_transforms` flattens its batch axes for
-    that bug, but vmap adds one), so the solver is shared rather than batched.
+    """Bundle adjustment of several clips at once: every clip is initialised on its own, padded
+    to one length (padding is exact, see the module docstring), and all are solved by one
+    vmapped L-BFGS (each clip with its own line search and stopping test), data-parallel over
+    `devices`.
 
     Args:
       clips: a sequence of `video_keypoints` (any form `bundle_adjust` accepts; same layout and
         detection slots).
-      layout, image_size, body_model, config, pose_prior: as for `bundle_adjust` (shared by all
-        clips).
+      layout, body_model, config, pose_prior: as for `bundle_adjust` (shared by all clips).
+      image_size: (W, H) shared by the clips, or one (W, H) per clip.
+      length: pad every clip to this many frames (default: the longest clip rounded up to
+        `PAD_MULTIPLE`); a fixed length lets batches of different clips share one compiled solver.
+      devices: the devices the clips are split over (a ("data",) mesh; default all local
+        devices). The batch is padded with copies of its last clip to a multiple of their number.
 
     Returns:
-      One `BAResult` per clip with its own `solver` diagnostics; a clip gives the result of
-      `bundle_adjust` on it (identical when the clip and the batch pad to the same length,
-      `PAD_MULTIPLE`).
+      One `BAResult` per clip with its own `solver` diagnostics (its `solve_seconds` is the
+      batch's). A clip's result matches `bundle_adjust` on it up to float32 rounding: vmapping
+      reorders the reductions, and L-BFGS amplifies the difference over its iterations.
     """
     if not len(clips):
         raise ValueError("`clips` is empty")
     cfg, weights, model, prior = _settings(config, body_model, pose_prior)
-    preps = [_prepare(c, layout, None, image_size, None, model, cfg, prior, verbose) for c in clips]
+    sizes = image_size if image_size is not None and np.ndim(image_size) == 2 else [image_size] * len(clips)
+    if len(sizes) != len(clips):
+        raise ValueError(f"`image_size` gives {len(sizes)} sizes for {len(clips)} clips")
+    preps = [_prepare(c, layout, None, size, None, model, cfg, prior, verbose) for c, size in zip(clips, sizes)]
     if len({p.layout for p in preps}) > 1 or len({p.detections.shape[1:] for p in preps}) > 1:
         raise ValueError("all clips of a batch need the same layout and detection slots")
+    longest = max(p.detections.shape[0] for p in preps)
+    if length is None:
+        length = _padded_length(longest)
+    elif length < longest:
+        raise ValueError(f"`length` {length} is shorter than the longest clip ({longest} frames)")
+    devices = list(devices) if devices is not None else jax.local_devices()
+    padded = preps + [preps[-1]] * (-len(preps) % len(devices))
     perspective = cfg.camera == "perspective"
-    length = _padded_length(max(p.detections.shape[0] for p in preps))
-    results = []
-    for prep in preps:
-        z, ref, data = _problem(prep, model, perspective, length)
-        t0 = time.perf_counter()
-        z, stages = _solve(z, ref, data, weights, model, prior, cfg)
-        jax.block_until_ready(z)
-        seconds = time.perf_counter() - t0
-        results.append(_result(prep, z, ref, data, weights, model, prior, stages, seconds, cfg, False))
+    z, ref, data = jax.tree_util.tree_map(lambda *x: np.stack(x),
+                                          *[_problem(p, model, perspective, length) for p in padded])
+    if len(devices) > 1:
+        sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(devices), ("data",)),
+                                              jax.sharding.PartitionSpec("data"))
+        z, ref, data = jax.device_put((z, ref, data), sharding)
+    t0 = time.perf_counter()
+    z, stages = _solve(z, ref, data, weights, model, prior, cfg, batched=True)
+    evaluated = jax.device_get(_evaluate_batch(z, ref, data, weights, model, prior))
+    seconds = time.perf_counter() - t0
+    results = [_result(prep, jax.tree_util.tree_map(lambda x: x[b], evaluated), model, stages[b], seconds,
+                       cfg, False) for b, prep in enumerate(preps)]
     if verbose:
-        total = sum(r.solver["solve_seconds"] for r in results)
-        print(f"bundle_adjust_batch: {len(clips)} clips x {length} frames solved in {total:.2f} s")
+        print(f"bundle_adjust_batch: {len(clips)} clips x {length} frames on {len(devices)} device(s) "
+              f"solved in {seconds:.2f} s")
     return results

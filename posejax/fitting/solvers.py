@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -54,9 +54,11 @@ def _tree_norm(tree) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def _build(fun: Callable, method: str, tol: float, history_size: int, batched: bool = False):
+def _build(fun: Callable, method: str, tol: float, history_size: int,
+           args_in_axes: Optional[Tuple[Optional[int], ...]] = None):
     """Returns a jitted `run(maxiter, init_params, *args) -> (params, iterations, value, grad_norm)`,
-    vmapped over a leading axis of `init_params` and `args` when `batched`.
+    vmapped over a leading axis of `init_params` and of the `args` whose entry in `args_in_axes`
+    is 0 when `args_in_axes` is given (None entries: shared by every problem).
 
     Both backends run one `lax.while_loop` over the backend's own update step with the iteration
     limit as a traced argument, so one compilation serves every `maxiter` (stages of a staged solve
@@ -114,13 +116,24 @@ def _build(fun: Callable, method: str, tol: float, history_size: int, batched: b
             return (params, otu.tree_get(state, "count"), otu.tree_get(state, "value"),
                     _tree_norm(otu.tree_get(state, "grad")))
 
-    if batched:
+    if args_in_axes is not None:
         unbatched = run
 
-        def run(maxiter, init, *args):  # maxiter shared, everything else per problem
-            return jax.vmap(lambda i, *a: unbatched(maxiter, i, *a))(init, *args)
+        def run(maxiter, init, *args):  # maxiter shared
+            return jax.vmap(lambda i, *a: unbatched(maxiter, i, *a), in_axes=(0,) + args_in_axes)(init, *args)
 
     return jax.jit(run, compiler_options=fast_compile.compiler_options())
+
+
+def _check(method: str, maxiter: int, tol: float, history_size: int) -> None:
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
+    if not (isinstance(maxiter, int) and maxiter >= 1):
+        raise ValueError(f"`maxiter` must be a positive int, got {maxiter!r}")
+    if not (isinstance(history_size, int) and history_size >= 1):
+        raise ValueError(f"`history_size` must be a positive int, got {history_size!r}")
+    if not tol >= 0:
+        raise ValueError(f"`tol` must be >= 0, got {tol!r}")
 
 
 def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str = "posejax-lbfgs",
@@ -137,26 +150,57 @@ def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str
       maxiter: maximum number of iterations.
       tol: stop when the gradient's L2 norm is at most this.
       history_size: number of (s, y) pairs kept by L-BFGS.
-      batched: `init_params` and `args` carry a leading batch axis: independent problems solved
-        by one vmapped solver (each stops updating when it converges; the loop runs until all
-        have). SolverInfo then reports the largest iteration count and gradient norm and the
-        mean value.
+      batched: `init_params` and every one of `args` carry a leading batch axis (see
+        `minimize_batch`, which also takes shared arguments); SolverInfo then reports the largest
+        iteration count and gradient norm and the mean value.
 
     Returns:
       (params, SolverInfo): the minimiser (same pytree structure as `init_params`) and diagnostics.
     """
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
-    if not (isinstance(maxiter, int) and maxiter >= 1):
-        raise ValueError(f"`maxiter` must be a positive int, got {maxiter!r}")
-    if not (isinstance(history_size, int) and history_size >= 1):
-        raise ValueError(f"`history_size` must be a positive int, got {history_size!r}")
-    if not tol >= 0:
-        raise ValueError(f"`tol` must be >= 0, got {tol!r}")
-    run = _build(fun, method, float(tol), int(history_size), bool(batched))
+    if batched:
+        params, infos = minimize_batch(fun, init_params, *args, method=method, maxiter=maxiter, tol=tol,
+                                       history_size=history_size)
+        gnorm = max(i.grad_norm for i in infos)
+        return params, SolverInfo(iterations=max(i.iterations for i in infos),
+                                  value=float(np.mean([i.value for i in infos])), grad_norm=gnorm,
+                                  converged=bool(gnorm <= tol))
+    _check(method, maxiter, tol, history_size)
+    run = _build(fun, method, float(tol), int(history_size))
     params, iters, value, gnorm = run(jnp.int32(maxiter), init_params, *args)
     # numpy, not jnp: eager jnp reductions would each compile a small program on a first call.
-    gnorm = float(np.max(np.asarray(gnorm)))
-    return params, SolverInfo(iterations=int(np.max(np.asarray(iters))),
-                              value=float(np.mean(np.asarray(value))), grad_norm=gnorm,
-                              converged=bool(gnorm <= tol))
+    gnorm = float(np.asarray(gnorm))
+    return params, SolverInfo(iterations=int(np.asarray(iters)), value=float(np.asarray(value)),
+                              grad_norm=gnorm, converged=bool(gnorm <= tol))
+
+
+def minimize_batch(fun: Callable[..., jax.Array], init_params: Any, *args,
+                   args_in_axes: Optional[Sequence[Optional[int]]] = None,
+                   method: str = "posejax-lbfgs", maxiter: int = 500, tol: float = 1e-6,
+                   history_size: int = 10) -> tuple[Any, List[SolverInfo]]:
+    """Minimises B independent problems `fun(params[b], *args[b])` with one vmapped L-BFGS.
+
+    Each problem keeps its own line search and curvature history and stops updating when it
+    converges; the loop runs until all have. Inputs placed on several devices with a
+    `NamedSharding` over their leading axis stay there: the solve is then data-parallel (jit
+    propagates the sharding; the only cross-device traffic is the loop's "any left?" test).
+
+    Args:
+      fun, method, maxiter, tol, history_size: as for `minimize`.
+      init_params: pytree of float arrays with a leading axis of B problems.
+      *args: extra pytrees passed to `fun`.
+      args_in_axes: per entry of `args`, 0 (leading batch axis) or None (shared by all
+        problems); default all 0.
+
+    Returns:
+      (params with the leading axis B, one SolverInfo per problem).
+    """
+    _check(method, maxiter, tol, history_size)
+    axes = tuple(0 for _ in args) if args_in_axes is None else tuple(args_in_axes)
+    if len(axes) != len(args) or any(a not in (0, None) for a in axes):
+        raise ValueError(f"`args_in_axes` needs one entry (0 or None) per argument ({len(args)}), got "
+                         f"{args_in_axes!r}")
+    run = _build(fun, method, float(tol), int(history_size), axes)
+    params, iters, value, gnorm = run(jnp.int32(maxiter), init_params, *args)
+    iters, value, gnorm = (np.asarray(x) for x in (iters, value, gnorm))
+    return params, [SolverInfo(iterations=int(i), value=float(v), grad_norm=float(g), converged=bool(g <= tol))
+                    for i, v, g in zip(iters, value, gnorm)]

@@ -45,7 +45,7 @@ import numpy as np
 import optax
 
 from posejax import metrics
-from posejax.body.layouts import get_layout, hip_indices
+from posejax.body.layouts import get_layout, hip_centred, hip_indices
 from posejax.models.canonpose import CanonPoseLifter
 from posejax.tasks.motion_split import clips_for_split
 from posejax.training.state import TrainState
@@ -102,9 +102,7 @@ def chirality(points3d, indices):
 def normalized_projection(points3d, present, hips: Tuple[int, int]):
     """Weak projection of (..., K, 3) points, normalised like `normalize_pose_2d` over the
     `present` (..., K) points (centred on the hip midpoint, unit Frobenius norm)."""
-    xy = points3d[..., :2]
-    root = 0.5 * (xy[..., hips[0], :] + xy[..., hips[1], :])
-    centred = jnp.where(present[..., None], xy - root[..., None, :], 0.0)
+    centred = jnp.where(present[..., None], hip_centred(points3d[..., :2], hips), 0.0)
     norm = jnp.sqrt(jnp.sum(jnp.square(centred), (-2, -1), keepdims=True) + 1e-12)
     return centred / norm
 
@@ -121,8 +119,7 @@ def pose_metrics(pred, gt, hips: Tuple[int, int]) -> Dict[str, jax.Array]:
       (N,) arrays: "n_mpjpe_mm", "pa_mpjpe_mm", "pck150" (percent), "cp_error_m" (largest joint
       error after the N-MPJPE scale and a rigid alignment, metres; CP and CPS count these).
     """
-    centre = lambda x: x - 0.5 * (x[:, hips[0]] + x[:, hips[1]])[:, None]  # noqa: E731
-    pred, gt = centre(jnp.asarray(pred)), centre(jnp.asarray(gt))
+    pred, gt = hip_centred(jnp.asarray(pred), hips), hip_centred(jnp.asarray(gt), hips)
     # A zero "root" joint (the hip midpoint) lets the root-based alignments use the metric
     # functions unchanged; it is masked out of every error.
     root = jnp.zeros_like(gt[:, :1])
@@ -288,7 +285,7 @@ class CanonPoseTask(Task):
         """(..., 3K) inputs -> (..., K, 3) the pose as its camera sees it (R X), hip-centred,
         the input's scale (unit Frobenius norm of the 2D pose)."""
         view = self.network.apply(params, inputs)["camera_view"]
-        return view - 0.5 * (view[..., self.hips[0], :] + view[..., self.hips[1], :])[..., None, :]
+        return hip_centred(view, self.hips)
 
     def eval_step(self, state, batch):
         pred = self.predict(state.params, batch["inputs"][0])          # (N, K, 3)

@@ -113,10 +113,16 @@ def sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List
             sequence=dict(min_frames=int(data.min_frames), observation=data.observation),
             motion_source=data.motion_source, num_procedural_clips=int(data.num_procedural_clips),
             seed=int(config.seed), body_model=config.body_model)
-        clips = common.load_motion(builder.NAME, data.motion_source, ds_config.sequence_config().fps,
-                                   int(data.num_procedural_clips), int(config.seed))
+        fps = ds_config.sequence_config().fps
+        clips = common.load_motion(builder.NAME, data.motion_source, fps, int(data.num_procedural_clips),
+                                   int(config.seed))
         use = clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
-                              ds_config.sequence_config().fps, int(config.seed), config.body_model)
+                              fps, int(config.seed), config.body_model)
+        if split == "train" and data.get("train_motion_source", ""):
+            # Training motion from another source (e.g. procedural only, the pseudo-GT study's
+            # "synthetic alone"); validation stays on the held-out clips of `motion_source`.
+            use = common.load_motion(builder.NAME, data.train_motion_source, fps,
+                                     int(data.num_procedural_clips), int(config.seed) + 1)
         print(f"{split}: {count} sequences from {len(use)} motion clips", flush=True)
         _POOLS[key] = list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
     return _POOLS[key]
@@ -140,6 +146,36 @@ def _prepare(seq: dict, image_size, space, model) -> dict:
             "pose": np.asarray(seq["pose"], np.float32),
             "root_hn": root, "root_view": np.asarray(point_to_static_view(root, *cam), np.float32),
             "hn_betas": hn.astype(np.float32), "camera": cam}
+
+
+def pseudo_gt_sequences(data_dir: str, observation: str, space, model) -> List[dict]:
+    """The selected clips of a `pseudo_gt` dataset (`python -m posejax.pseudo_gt`) as training
+    sequences: their 2D input and the fitted pose and shape as targets. Bundle adjustment gives no
+    world translation or camera, and its global orientation is relative to the camera, so those
+    targets are switched off for these sequences (`global_weight` 0; the pose loss skips the
+    root, the joint loss uses the predicted root orientation); frames the selection discarded
+    carry no loss (`frame_weight`)."""
+    from posejax.data_loading import load_dataset
+
+    source = load_dataset("pseudo_gt", data_dir=data_dir, prepare=False)
+    if "train" not in source:
+        raise ValueError(f"pseudo-GT dataset {data_dir} has no selected clips")
+    out = []
+    for i in range(len(source["train"])):
+        ex = source["train"][i]
+        if ex["layout"].decode() != observation:
+            raise ValueError(f"pseudo-GT clip {ex['clip_id'].decode()} has {ex['layout'].decode()} keypoints; "
+                             f"the model reads {observation}")
+        t = ex["pose"].shape[0]
+        out.append({"frames": normalize_observations(ex["keypoints2d"], ex["confidence"], tuple(ex["image_size"])),
+                    "pose": np.asarray(ex["pose"], np.float32),
+                    "root_hn": np.zeros((t, 3), np.float32), "root_view": np.zeros((t, 3), np.float32),
+                    "hn_betas": np.asarray(betas_to_hn(space, model, ex["betas"]), np.float32),
+                    "camera": np.zeros(4, np.float32), "global_weight": np.float32(0.0),
+                    "frame_weight": np.asarray(ex["frame_selected"], np.float32)})
+    print(f"pseudo-GT: {len(out)} selected clips, {sum(int(o['frame_weight'].sum()) for o in out)} frames",
+          flush=True)
+    return out
 
 
 class PooledRegressorTask(Task):
@@ -166,18 +202,31 @@ class PooledRegressorTask(Task):
                                   for s in sequences(self.config, split, n)]
         return self._pools[split]
 
+    def pseudo_gt_pool(self) -> List[dict]:
+        """The pseudo-GT training sequences (`config.data.pseudo_gt`; empty when unset)."""
+        if "pseudo_gt" not in self._pools:
+            path = self.config.data.get("pseudo_gt", "")
+            self._pools["pseudo_gt"] = (pseudo_gt_sequences(path, self.config.data.observation, self.space,
+                                                            self.model) if path else [])
+        return self._pools["pseudo_gt"]
+
     def train_batch(self, step, local_batch_size, process_index, process_count):
         pool = self.pool("train")
+        pseudo = self.pseudo_gt_pool()
         n = int(self.config.model.neighbourhoods)
         rng = np.random.default_rng([int(self.config.seed), int(step)])
         # The global batch is fixed by (seed, step); this process takes its slice of it.
         picks = rng.integers(0, len(pool), local_batch_size * process_count)
+        from_pseudo = rng.random(picks.size) < (float(self.config.data.get("pseudo_gt_fraction", 0.0))
+                                                if pseudo else 0.0)
+        pseudo_picks = rng.integers(0, max(len(pseudo), 1), picks.size)
         centres = rng.random((picks.size, n))
         lo = process_index * local_batch_size
-        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "root_view", "hn_betas", "camera")}
+        out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "root_view", "hn_betas", "camera",
+                                                "global_weight", "frame_weight")}
         offsets = np.arange(WINDOW) - WINDOW // 2
         for i in range(lo, lo + local_batch_size):
-            seq = pool[picks[i]]
+            seq = pseudo[pseudo_picks[i]] if from_pseudo[i] else pool[picks[i]]
             t = seq["frames"].shape[0]
             centre = np.floor(centres[i] * t).astype(np.int64)                    # (N,)
             window = np.clip(centre[:, None] + offsets, 0, t - 1)                   # (N, 32)
@@ -186,6 +235,9 @@ class PooledRegressorTask(Task):
                 out[key].append(seq[key][centre])
             for key in ("hn_betas", "camera"):
                 out[key].append(seq[key])
+            out["global_weight"].append(np.float32(seq.get("global_weight", 1.0)))
+            out["frame_weight"].append(seq["frame_weight"][centre] if "frame_weight" in seq
+                                       else np.ones(n, np.float32))
             if self.adversarial:  # real motion for the discriminator: n frames of another sequence
                 other = pool[rng.integers(0, len(pool))]
                 frames = np.sort(rng.integers(0, other["pose"].shape[0], n))
@@ -200,7 +252,8 @@ class PooledRegressorTask(Task):
         zeros = lambda *shape: np.zeros(shape, np.float32)  # noqa: E731
         return {"frames": zeros(1, n, WINDOW, input_features(k)), "pose": zeros(1, n, 24, 3),
                 "root_hn": zeros(1, n, 3), "root_view": zeros(1, n, 3), "hn_betas": zeros(1, 8),
-                "camera": zeros(1, 4)}
+                "camera": zeros(1, 4), "global_weight": np.ones(1, np.float32),
+                "frame_weight": np.ones((1, n), np.float32)}
 
     def eval_batches(self):
         for seq in self.pool("validation"):
@@ -223,13 +276,21 @@ class PooledRegressorTask(Task):
         # The pelvis and camera heads predict standardised values: they start at the data's mean
         # and move in units of its spread (from the first batch; kept in the state so evaluation
         # and resumed runs use the same constants).
+        # Only sequences with a world translation and camera count (not pseudo-GT ones).
         stats = {}
         camera = jnp.asarray(batch["camera"])
+        has_global = jnp.asarray(batch["global_weight"]) > 0                     # (B,)
         for key, value in (("root_view", batch["root_view"]), ("root_height", batch["root_hn"][..., 1:2]),
                            ("root_hn", batch["root_hn"]), ("camera", camera),
                            ("camera_angles", camera[..., jnp.array([0, 1, 3])])):
-            flat = jnp.reshape(value, (-1, value.shape[-1]))
-            stats[key] = {"mean": jnp.mean(flat, 0), "std": jnp.maximum(jnp.std(flat, 0), 0.05)}
+            # Weighted sums over the leading axes (no reshape: the batch axis may be sharded).
+            w = has_global.astype(jnp.float32)[(...,) + (None,) * (value.ndim - 1)]
+            w = jnp.broadcast_to(w, value.shape[:-1] + (1,))
+            axes = tuple(range(value.ndim - 1))
+            count = jnp.maximum(jnp.sum(w), 1.0)
+            mean = jnp.sum(w * value, axes) / count
+            std = jnp.sqrt(jnp.sum(w * jnp.square(value - mean), axes) / count)
+            stats[key] = {"mean": mean, "std": jnp.maximum(std, 0.05)}
         return TrainState.create(params, self._tx(), extra=stats)
 
     def _joints_hn(self, pose_matrix, hn_betas):
@@ -267,20 +328,37 @@ class PooledRegressorTask(Task):
         hn_gt = jnp.broadcast_to(batch["hn_betas"][:, None], out["hn_betas"].shape)
         cam_gt = jnp.broadcast_to(batch["camera"][:, None], out["camera"].shape)
         b = out["pose_matrix"].shape[0]
+        # Per-sequence and per-frame weights (pseudo-GT sequences: module docstring of
+        # `pseudo_gt_sequences`); all ones on synthetic data, where every term is a plain mean.
+        has_global = batch["global_weight"][:, None]                               # (B, 1)
+        frame_w = batch["frame_weight"]                                            # (B, N)
+        global_w = frame_w * has_global
+        joint_w = frame_w[..., None] * jnp.concatenate(
+            [jnp.broadcast_to(has_global[..., None], (b, n, 1)), jnp.ones((b, n, 23))], -1)  # (B, N, 24)
+        # Without a world frame, the true root orientation is replaced by the predicted one, so the
+        # joint term sees the articulation only.
+        gt_rot_joints = gt_rot.at[:, :, 0].set(jnp.where(
+            has_global[..., None, None] > 0, gt_rot[:, :, 0], jax.lax.stop_gradient(out["pose_matrix"][:, :, 0])))
         flat = lambda x: x.reshape((b * n,) + x.shape[2:])  # noqa: E731
         joints_pred = self._joints_hn(flat(out["pose_matrix"]), flat(hn_gt))
-        joints_gt = self._joints_hn(flat(gt_rot), flat(hn_gt))
-        def spread_l1(pred, true, key):
+        joints_gt = self._joints_hn(flat(gt_rot_joints), flat(hn_gt))
+
+        def weighted_mean(err, weight):
+            """Mean of err (B, N, ...) over the entries with weight (B, N[, J]) > 0."""
+            weight = jnp.broadcast_to(weight.reshape(weight.shape + (1,) * (err.ndim - weight.ndim)), err.shape)
+            return jnp.sum(weight * err) / jnp.maximum(jnp.sum(weight), 1e-6)
+
+        def spread_l1(pred, true, key, weight):
             """L1 in units of the quantity's spread in the data (see the module docstring)."""
-            return jnp.mean(jnp.abs(pred - true) / stats[key]["std"])
+            return weighted_mean(jnp.abs(pred - true) / stats[key]["std"], weight)
 
         terms = {
-            "pose": w.pose * jnp.mean(jnp.abs(out["pose_matrix"] - gt_rot)),
+            "pose": w.pose * weighted_mean(jnp.abs(out["pose_matrix"] - gt_rot), joint_w),
             "shape": w.shape * jnp.mean(jnp.abs(out["hn_betas"] - hn_gt)),
-            "translation": w.translation * spread_l1(out["root_hn"], batch["root_hn"], "root_hn"),
-            "root_view": w.root_view * spread_l1(out["root_view"], batch["root_view"], "root_view"),
-            "joints": w.joints * jnp.mean(jnp.abs(joints_pred - joints_gt)),
-            "camera": w.camera * spread_l1(out["camera"], cam_gt, "camera"),
+            "translation": w.translation * spread_l1(out["root_hn"], batch["root_hn"], "root_hn", global_w),
+            "root_view": w.root_view * spread_l1(out["root_view"], batch["root_view"], "root_view", global_w),
+            "joints": w.joints * weighted_mean(jnp.abs(joints_pred - joints_gt).reshape(b, n, 24, 3), frame_w),
+            "camera": w.camera * spread_l1(out["camera"], cam_gt, "camera", global_w),
         }
         if self.adversarial:
             frozen = {"discriminator": jax.lax.stop_gradient(params["discriminator"])}

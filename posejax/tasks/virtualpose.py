@@ -36,7 +36,7 @@ import numpy as np
 import optax
 
 from posejax import metrics
-from posejax.body.layouts import get_layout, hip_indices
+from posejax.body.layouts import get_layout, hip_centred, hip_indices
 from posejax.geometry.voxels import local_peaks, project_to_map, voxel_centres
 from posejax.models.virtualpose import (DepthNet, VolumeNet, person_depths, pose_feature_volume,
                                         pose_from_volumes, refine_peaks, root_feature_volume)
@@ -262,9 +262,8 @@ class VirtualPoseTask(Task):
         abs_err = jnp.linalg.norm(pred_joints - batch["joints3d"], axis=-1)            # (B, P, J) m
         # Root-relative: the layout has no pelvis joint, so both poses are centred on their hips'
         # midpoint (the REN's root error is MRPE's business, not the pose's).
-        hip_centre = lambda x: 0.5 * (x[..., self.hips[0], :] + x[..., self.hips[1], :])[..., None, :]  # noqa: E731
-        rel_pred = pred_joints - hip_centre(pred_joints)
-        rel_true = batch["joints3d"] - hip_centre(batch["joints3d"])
+        rel_pred = hip_centred(pred_joints, self.hips)
+        rel_true = hip_centred(batch["joints3d"], self.hips)
         rel_err = jnp.linalg.norm(rel_pred - rel_true, axis=-1)
         pa = metrics.pa_mpjpe(rel_pred, rel_true, reduction="none")
         nan = lambda x, where: jnp.where(where, x, jnp.nan)  # noqa: E731

@@ -379,3 +379,14 @@ def test_flip_keypoints_permutes_indices():
     np.testing.assert_array_equal(np.asarray(flip_keypoints(flipped, body)), kp)
     with pytest.raises(ValueError, match=r"`keypoints` must have shape \(\.\.\., 25, N\)"):
         flip_keypoints(kp[:, :17], "body25b")
+
+
+def test_hip_centred_removes_the_hip_midpoint():
+    from posejax.body.layouts import hip_centred, hip_indices
+
+    layout = get_layout("coco17")
+    hips = hip_indices(layout)
+    pts = np.random.default_rng(0).normal(size=(2, 17, 3))
+    out = hip_centred(pts, hips)
+    np.testing.assert_allclose(out[:, hips[0]] + out[:, hips[1]], 0.0, atol=1e-12)
+    np.testing.assert_allclose(out - pts, np.broadcast_to(out[:, :1] - pts[:, :1], pts.shape), atol=1e-12)

@@ -159,11 +159,12 @@ def test_batch_gives_the_single_clip_results(fit, video):
     assert [r.num_frames for r in batch] == [T, 1]
     for got, want in zip(batch, (fit, short)):
         assert_sane(got, want.num_frames)
-        # Both clips pad to PAD_MULTIPLE frames, the length of the single solves: the same
-        # compiled program on the same data, bitwise equal here; the tolerance only allows float32
-        # reassociation should XLA split the work differently.
-        for name in ("theta", "betas", "joints", "keypoints2d"):
+        # Both clips pad to PAD_MULTIPLE frames, the length of the single solves: the vmapped
+        # solver runs the same iterations on the same data; the tolerances allow float32
+        # reassociation of the batched reductions (measured: 2e-4 px on ~1000 px coordinates).
+        for name in ("theta", "betas", "joints"):
             np.testing.assert_allclose(getattr(got, name), getattr(want, name), atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(got.keypoints2d, want.keypoints2d, rtol=1e-6, atol=1e-3)
         np.testing.assert_array_equal(got.inlier, want.inlier)
         assert got.energies["total"] == pytest.approx(want.energies["total"], rel=1e-5)
 

@@ -47,7 +47,7 @@ def test_compiled_once_per_shape_and_across_maxiter():
         w, _ = minimize(least_squares, jnp.zeros(3), a, b, maxiter=maxiter)
         np.testing.assert_allclose(w, b, atol=1e-4)
     assert solvers._build.cache_info().misses == 1
-    run = solvers._build(least_squares, "posejax-lbfgs", 1e-6, 10, False)
+    run = solvers._build(least_squares, "posejax-lbfgs", 1e-6, 10)
     assert run._cache_size() == 1
 
 
@@ -71,6 +71,24 @@ def test_batched_matches_one_by_one(method):
     assert info.converged
 
 
+def test_batch_with_shared_arguments_and_per_problem_diagnostics():
+    from posejax.fitting.solvers import minimize_batch
+
+    rng = np.random.default_rng(2)
+    a = jnp.asarray(rng.normal(size=(20, 5)), jnp.float32)        # shared by the problems
+    b = jnp.asarray(rng.normal(size=(3, 20)), jnp.float32)
+    b = b.at[1].set(a @ jnp.ones(5))                             # problem 1: an exact solution
+    w, infos = minimize_batch(least_squares, jnp.zeros((3, 5)), a, b, args_in_axes=(None, 0), maxiter=200,
+                              tol=1e-5)
+    assert len(infos) == 3 and all(i.converged for i in infos)
+    for i in range(3):
+        expected = np.linalg.lstsq(np.asarray(a), np.asarray(b[i]), rcond=None)[0]
+        np.testing.assert_allclose(w[i], expected, atol=1e-4)
+    assert infos[1].value < 1e-8 < infos[0].value
+    with pytest.raises(ValueError, match="one entry"):
+        minimize_batch(least_squares, jnp.zeros((3, 5)), a, b, args_in_axes=(None,))
+
+
 def test_bad_method():
     with pytest.raises(ValueError, match="`method` must be one of"):
         minimize(least_squares, jnp.zeros(3), jnp.eye(3), jnp.ones(3), method="bfgs")
@@ -89,7 +107,7 @@ def test_own_lbfgs_traces_the_objective_once():
         return fun
 
     for method in ("posejax-lbfgs", "jaxopt-lbfgs"):
-        solvers._build(counted(method), method, 1e-6, 10, False).lower(
+        solvers._build(counted(method), method, 1e-6, 10).lower(
             jnp.int32(5), jnp.zeros(3), jnp.eye(3), jnp.ones(3))
     assert traces["posejax-lbfgs"] == 1
     assert traces["jaxopt-lbfgs"] > 1

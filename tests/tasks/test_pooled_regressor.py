@@ -167,3 +167,35 @@ def test_world_translation_and_camera_height_are_decoded_from_the_view(task):
     np.testing.assert_allclose(out["root_hn"][..., 1], out["root_height"], atol=1e-5)
     # At initialisation the heads sit at the data's mean: the view's log depth is the batch mean.
     np.testing.assert_allclose(np.mean(out["root_view"][..., 2]), np.mean(batch["root_view"][..., 2]), atol=0.2)
+
+
+def test_pseudo_gt_sequences_supervise_only_what_bundle_adjustment_gives(task):
+    # A pseudo-GT sequence (global_weight 0) has no world translation or camera and its root
+    # orientation is relative to the camera: changing those targets changes no loss term, while
+    # its body joints still count. Frames the selection dropped (frame_weight 0) count for nothing.
+    batch = task.train_batch(0, 4, 0, 1)
+    assert batch["global_weight"].tolist() == [1.0] * 4 and batch["frame_weight"].shape == (4, 8)
+    state = jax.jit(task.init_state)(jax.random.key(0), batch)
+    losses = jax.jit(lambda b: task.losses(state.params, state.extra, b)[1][0])
+    pseudo = {**batch, "global_weight": np.array([1, 0, 1, 1], np.float32)}
+    base = losses(pseudo)
+    moved = {**pseudo, "root_hn": pseudo["root_hn"].copy(), "root_view": pseudo["root_view"].copy(),
+             "camera": pseudo["camera"].copy(), "pose": pseudo["pose"].copy()}
+    moved["root_hn"][1] += 3.0
+    moved["root_view"][1] += 0.5
+    moved["camera"][1] += 0.3
+    moved["pose"][1, :, 0] += 0.7      # root orientation
+    for name, value in losses(moved).items():
+        np.testing.assert_allclose(value, base[name], rtol=1e-5, err_msg=name)
+    body = {**pseudo, "pose": pseudo["pose"].copy()}
+    body["pose"][1, :, 5] += 0.7       # a body joint
+    changed = losses(body)
+    assert changed["pose"] > base["pose"] and changed["joints"] > base["joints"]
+    # The same targets on a synthetic sequence do count.
+    assert losses({**moved, "global_weight": batch["global_weight"]})["translation"] > base["translation"]
+    dropped = {**batch, "frame_weight": batch["frame_weight"].copy(), "pose": batch["pose"].copy()}
+    dropped["frame_weight"][2, 3] = 0.0
+    before = losses(dropped)
+    dropped["pose"][2, 3] += 0.9
+    for name, value in losses(dropped).items():
+        np.testing.assert_allclose(value, before[name], rtol=1e-5, err_msg=name)
