@@ -15,7 +15,8 @@ import pytest
 
 from posejax.data_loading import load_dataset
 from posejax.fitting.synthetic_video import synthetic_video
-from posejax.pseudo_gt import Clip, get_config, plan_batches, read_records, run_pseudo_gt, select, statistics
+from posejax.pseudo_gt import (Clip, get_config, plan_batches, read_clips, read_records, run_pseudo_gt, select,
+                               statistics)
 from posejax.synth.procedural import procedural_clips
 from tests.fitting.test_bundle_adjustment import FAST, SIZE, T
 
@@ -24,7 +25,8 @@ def config():
     cfg = get_config()
     cfg.batch_size = 2
     cfg.ba.update(FAST)
-    cfg.selection.tau_R_px = 60.0  # the short solve leaves larger reprojection errors
+    cfg.selection.max_E_norm = float("inf")  # E_norm's scale follows the image; not under test here
+    cfg.selection.tau_R_px = 60.0            # the short solve leaves larger reprojection errors
     return cfg
 
 
@@ -116,12 +118,23 @@ def test_interrupted_run_resumes_to_the_same_dataset(clips, tmp_path):
     assert 0 < ex["pa_mpjpe_mm"] < 300 and ex["has_truth"] and ex["selected"] and ex["frame_selected"].any()
     src = clips[int(ex["clip_id"].decode()[-1])]
     np.testing.assert_array_equal(ex["confidence"], src.keypoints[..., 2])
+    # A pseudo-GT dataset is itself a source (its kept clips' inputs, with their truth).
+    again = read_clips(os.path.join(whole["dataset_dir"], "pseudo_gt", "1.0.0"), split="train")
+    assert [c.clip_id for c in again] == [f"train/{i:06d}" for i in range(len(a["train"]))]
+    assert again[0].layout == "coco17" and again[0].image_size == SIZE
+    np.testing.assert_array_equal(again[0].keypoints[..., 2], ex["confidence"])
+    np.testing.assert_array_equal(again[0].truth_joints, src.truth_joints)
     stats = whole["statistics"]
     assert stats["clips"] == 4 and stats["frames"] == 4 * T and stats["clips_with_truth"] == 4
 
-    # The same folder with other settings is refused rather than mixed.
+    # Other thresholds reuse the fits and rewrite the dataset; other fitting settings are refused.
+    strict = config()
+    strict.selection.tau_R_px = 0.01
+    again = run_pseudo_gt(clips, part, strict, verbose=False)
+    assert again["batches"] == 0 and again["statistics"]["clips_kept"] == 0
+    assert sorted(_examples(again["dataset_dir"])) == ["rejected"]
     other = config()
-    other.selection.tau_R_px = 5.0
+    other.ba.solver.stages = (3, 7)
     with pytest.raises(ValueError, match="other clips or settings"):
         run_pseudo_gt(clips, part, other, verbose=False)
 

@@ -22,6 +22,7 @@ Features (T frames, K input keypoints, K' keypoints of the fit's layout):
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -69,10 +70,15 @@ class PseudoGt(tfds.core.GeneratorBasedBuilder):
             disable_shuffling=True, homepage="https://github.com/posejax/posejax")
 
     def _split_generators(self, dl_manager):
+        import ml_collections
+
         from posejax.pseudo_gt.run import read_records
 
         shards = os.fspath(dl_manager.manual_dir)
-        records = sorted(read_records(os.path.dirname(shards)), key=lambda r: str(r["clip_id"]))
+        run = os.path.dirname(shards)
+        with open(os.path.join(run, "selection.json")) as f:  # written by the run before building
+            selection = ml_collections.ConfigDict(json.load(f))
+        records = sorted(read_records(run, selection), key=lambda r: str(r["clip_id"]))
         common.log(NAME, f"{len(records)} fitted clips from {shards}")
         splits = {"train": [r for r in records if bool(r["selected"])],
                   "rejected": [r for r in records if not bool(r["selected"])]}

@@ -13,8 +13,7 @@ The clip: a procedural walk (embedded, no data needed) filmed by `synthetic_vide
     apart), per backend (jaxopt vs optax L-BFGS);
   * memory: XLA's own accounting of the compiled solver (arguments + temporaries) for
     T = 250, 1000, 5000 frames (the clip repeated), and the warm solve time there;
-  * batch: `bundle_adjust_batch` of 16 clips (one compiled solver, clips solved in turn: the
-    vmapped solve does not compile on XLA:CPU, see its docstring) against 16 single calls.
+  * batch: `bundle_adjust_batch` of 16 clips (one vmapped solve) against 16 single calls.
 
 Targets (issue acceptance, 2-core CPU, T = 250): warm solve <= 1.0 s, first call <= 15 s, memory
 linear in T.

@@ -9,9 +9,11 @@
   3. writes each batch's records to `shards/batch_<k>.npz` (written to a temporary name and
      renamed, so an interrupted run never leaves a partial shard); a rerun skips the batches whose
      shard exists, so a killed run resumes where it stopped and produces the same dataset;
-  4. selects (`selection.select`), and when every shard exists, writes the TFDS dataset
-     `pseudo_gt` (ArrayRecord, `posejax_datasets.pseudo_gt`) under `out_dir/tfds` and the
-     selection statistics to `out_dir/statistics.json`.
+  4. when every shard exists, selects (`selection.select` with `config.selection`, saved to
+     `out_dir/selection.json`) and writes the TFDS dataset `pseudo_gt` (ArrayRecord,
+     `posejax_datasets.pseudo_gt`) under `out_dir/tfds` and the selection statistics to
+     `out_dir/statistics.json`. The shards hold the fits before selection: a rerun with other
+     thresholds solves nothing and rewrites the dataset.
 
 A record (one clip) holds: `clip_id`, `layout` (the input's), `fit_layout`, `image_size` (2,),
 `keypoints2d` (T, K, 2) and `confidence` (T, K): the fitted person's detections (multi-person
@@ -19,9 +21,10 @@ input: the detection each frame was matched to), `betas` (10,), `pose` (T, 24, 3
 (joint 0 relative to the camera), `camera_scale` (T,) px/m and `camera_translation` (T, 2) px
 (weak perspective), `joints3d` (T, 24, 3) metres (body frame, zero translation), `keypoints3d`
 (T, K', 3) and `keypoints2d_fit` (T, K', 2) in `fit_layout`, `ba_inlier` (T,), `reprojection_px`
-(T,) (`median_reprojection_px`), `frame_selected` (T,), `E_norm`, `energy`, `trajectory_length`, `iterations`, `selected`,
-and with ground truth `truth_joints3d` (T, 24, 3), `pa_mpjpe_mm` (clip mean) and
-`init_pa_mpjpe_mm` (the per-frame initialisation's); `has_truth` says which.
+(T,) (`median_reprojection_px`), `E_norm`, `energy`, `trajectory_length`, `iterations`, and
+with ground truth `truth_joints3d` (T, 24, 3), `pa_mpjpe_mm` (clip mean) and
+`init_pa_mpjpe_mm` (the per-frame initialisation's); `has_truth` says which. Selection adds
+`frame_selected` (T,) and `selected`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import time
 import warnings
 from typing import Dict, List, Optional, Sequence
@@ -82,8 +86,10 @@ def plan_batches(clips: Sequence[Clip], batch_size: int, length_multiple: int) -
 
 
 def _fingerprint(clips: Sequence[Clip], config: ml_collections.ConfigDict) -> str:
-    """What a resumed run must share with the interrupted one: the clips and the settings."""
-    h = hashlib.sha256(config.to_json(sort_keys=True).encode())
+    """What a resumed run must share with the interrupted one: the clips and the fitting settings
+    (not the selection, which is applied after the fits)."""
+    fitting = {k: v for k, v in config.to_dict().items() if k != "selection"}
+    h = hashlib.sha256(json.dumps(fitting, sort_keys=True, default=str).encode())
     for clip in clips:
         h.update(clip.clip_id.encode())
         h.update(np.ascontiguousarray(clip.keypoints).tobytes())
@@ -101,13 +107,22 @@ def _check_plan(out_dir: str, clips: Sequence[Clip], config, batches: List[Batch
             raise ValueError(f"{out_dir} holds a run over other clips or settings; resume it with the same "
                              "dataset and config, or write to a new --out folder")
         return
-    _atomic_write(path, lambda tmp: open(tmp, "w").write(json.dumps(plan)))
+    _write_json(path, plan)
 
 
 def _atomic_write(path: str, write) -> None:
+    """`write(temporary path)`, then a rename: readers never see a partly written file."""
     tmp = path + ".tmp"
     write(tmp)
     os.replace(tmp, path)
+
+
+def _write_json(path: str, value) -> None:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(value, f, indent=1)
+
+    _atomic_write(path, write)
 
 
 def _person_detections(clip: Clip, result: BAResult) -> np.ndarray:
@@ -133,7 +148,7 @@ def median_reprojection_px(fitted: np.ndarray, detections: np.ndarray) -> np.nda
         return np.nanmedian(np.where(present, dist, np.nan), axis=-1).astype(np.float32)
 
 
-def _record(clip: Clip, result: BAResult, model, selection) -> Dict[str, np.ndarray]:
+def _record(clip: Clip, result: BAResult, model) -> Dict[str, np.ndarray]:
     person = _person_detections(clip, result)
     in_fit = person if clip.layout == result.layout else np.asarray(
         convert_keypoints(person, clip.layout, result.layout)[0], np.float32)
@@ -159,7 +174,7 @@ def _record(clip: Clip, result: BAResult, model, selection) -> Dict[str, np.ndar
         rec["truth_joints3d"] = clip.truth_joints.astype(np.float32)
         rec["pa_mpjpe_mm"] = np.float32(metrics.pa_mpjpe(result.joints, clip.truth_joints))
         rec["init_pa_mpjpe_mm"] = np.float32(metrics.pa_mpjpe(init, clip.truth_joints))
-    return select(rec, selection)
+    return rec
 
 
 def _write_shard(path: str, records: List[Dict[str, np.ndarray]]) -> None:
@@ -172,8 +187,10 @@ def _write_shard(path: str, records: List[Dict[str, np.ndarray]]) -> None:
     _atomic_write(path, write)
 
 
-def read_records(out_dir: str) -> List[Dict[str, np.ndarray]]:
-    """Every record of the finished shards of a run, in clip order of the plan."""
+def read_records(out_dir: str, selection: Optional[ml_collections.ConfigDict] = None
+                 ) -> List[Dict[str, np.ndarray]]:
+    """Every record of the finished shards of a run (in batch order), selected by `selection`
+    (`max_E_norm`, `min_inlier_fraction`, `tau_R_px`) when given."""
     folder = os.path.join(out_dir, "shards")
     records = []
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
@@ -185,15 +202,23 @@ def read_records(out_dir: str) -> List[Dict[str, np.ndarray]]:
                 j, field = key.split(".", 1)
                 by_clip.setdefault(int(j), {})[field] = f[key]
         records.extend(by_clip[j] for j in sorted(by_clip))
-    return records
+    return [select(r, selection) for r in records] if selection is not None else records
 
 
-def write_dataset(out_dir: str) -> str:
+def write_dataset(out_dir: str, selection: ml_collections.ConfigDict) -> str:
     """Writes the TFDS dataset `pseudo_gt` (splits "train": kept clips, "rejected": the others)
-    from the shards under `out_dir/tfds`; returns that folder."""
+    from the shards under `out_dir/tfds` (rewritten when the selection changed); returns that
+    folder."""
     from posejax.data_loading import build
 
     data_dir = os.path.join(out_dir, "tfds")
+    path = os.path.join(out_dir, "selection.json")
+    wanted = {k: float(v) for k, v in selection.to_dict().items()}
+    if os.path.exists(path):
+        with open(path) as f:
+            if json.load(f) != wanted:
+                shutil.rmtree(data_dir, ignore_errors=True)
+    _write_json(path, wanted)
     build("pseudo_gt", data_dir=data_dir, manual_dir=os.path.join(out_dir, "shards"))
     return data_dir
 
@@ -249,7 +274,7 @@ def run_pseudo_gt(clips: Sequence[Clip], out_dir: str, config: ml_collections.Co
         results = bundle_adjust_batch([c.keypoints for c in members], layout=members[0].layout,
                                       image_size=[c.image_size for c in members], body_model=model,
                                       config=ba_config, length=b.length, devices=devices)
-        _write_shard(shard(b), [_record(c, r, model, config.selection) for c, r in zip(members, results)])
+        _write_shard(shard(b), [_record(c, r, model) for c, r in zip(members, results)])
         solved += 1
         fitted += len(members)
         if verbose:
@@ -264,11 +289,10 @@ def run_pseudo_gt(clips: Sequence[Clip], out_dir: str, config: ml_collections.Co
     out = {"batches": solved, "skipped": len(mine) - len(todo), "complete": complete, "statistics": None,
            "dataset_dir": None, "clips_per_minute": fitted / seconds * 60 if fitted else float("nan")}
     if complete and process_index == 0:
-        stats = statistics(read_records(out_dir))
-        _atomic_write(os.path.join(out_dir, "statistics.json"),
-                      lambda tmp: open(tmp, "w").write(json.dumps(stats, indent=1)))
+        stats = statistics(read_records(out_dir, config.selection))
+        _write_json(os.path.join(out_dir, "statistics.json"), stats)
         out["statistics"] = stats
-        out["dataset_dir"] = write_dataset(out_dir)
+        out["dataset_dir"] = write_dataset(out_dir, config.selection)
         if verbose:
             _log(format_statistics(stats))
             _log(f"dataset: {out['dataset_dir']} (posejax.data_loading.load_dataset('pseudo_gt', "

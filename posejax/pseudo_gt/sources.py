@@ -2,8 +2,9 @@
 
 A source is named by `--dataset`:
   * `name` or `name/config` of a posejax TFDS dataset with 2D keypoint sequences
-    (`synthetic_sequences`; prepared under `data_dir`, built first when it is not), or the folder
-    of a prepared TFDS dataset (the one holding `dataset_info.json`);
+    (`synthetic_sequences`; `synthetic_multiview`, each view a clip; a `pseudo_gt` run's dataset;
+    prepared under `data_dir`, built first when it is not), or the folder of a prepared TFDS
+    dataset (the one holding `dataset_info.json`);
   * a folder of clips: every OpenPose JSON folder, COCO keypoint .json file and .npz file in it
     (the forms `posejax.bundle_adjust` reads), one clip each, named by its path in the folder.
 
@@ -29,7 +30,8 @@ class Clip:
     """One keypoint sequence to fit.
 
     Attributes:
-      clip_id: unique name inside the source (TFDS: "<split>/<index>"; folder: relative path).
+      clip_id: unique name inside the source (TFDS: "<split>/<index>[/view<v>]"; folder: relative
+        path).
       keypoints: (T, K, 3) one person's keypoints (x, y pixels, confidence), or (T, P, K, 3)
         multi-person detections (`multi_person`); missing = (NaN, NaN, 0).
       layout: keypoint layout name.
@@ -59,24 +61,46 @@ def _is_tfds_folder(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "dataset_info.json"))
 
 
-def _tfds_clips(source, split: str, layout: str, image_size) -> List[Clip]:
+def _tfds_clips(source, split: str, layout: Optional[str], image_size) -> List[Clip]:
+    """Clips of a TFDS split; a dataset whose examples carry `layout` and `image_size` (e.g.
+    `pseudo_gt`) gives them per example."""
     clips = []
     for i in range(len(source)):
         ex = source[i]
         kp = np.concatenate([np.asarray(ex["keypoints2d"], np.float32),
                              np.asarray(ex["confidence"], np.float32)[..., None]], -1)
         truth = np.asarray(ex["joints3d"], np.float32) if "joints3d" in ex else None
-        clips.append(Clip(f"{split}/{i:06d}", kp, layout, image_size, truth_joints=truth))
+        if "truth_joints3d" in ex:  # a pseudo-GT dataset: its fit is not the truth
+            truth = np.asarray(ex["truth_joints3d"], np.float32) if bool(ex["has_truth"]) else None
+        ex_layout = ex["layout"].decode() if "layout" in ex else layout
+        size = tuple(int(v) for v in ex["image_size"]) if "image_size" in ex else image_size
+        if kp.ndim == 4:  # multi-view (V, T, K, 3): each view is a monocular clip
+            truth = np.asarray(ex["joints3d_cam"], np.float32)
+            clips += [Clip(f"{split}/{i:06d}/view{v}", kp[v], ex_layout, size, truth_joints=truth[v])
+                      for v in range(kp.shape[0])]
+        else:
+            clips.append(Clip(f"{split}/{i:06d}", kp, ex_layout, size, truth_joints=truth))
     return clips
 
 
-def _synthetic_layout(builder) -> Tuple[str, Tuple[int, int]]:
-    """Layout and image size of a posejax synthetic-sequences builder's config."""
+def _keypoint_config(builder) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
+    """Layout and image size of a dataset's keypoints: from a synthetic-sequences config, or
+    (None, None) for a dataset whose examples say (`pseudo_gt`)."""
+    from posejax.data_loading import DATASETS, builder_class
+
+    if builder.name == "pseudo_gt":
+        return None, None
     config = builder.builder_config
+    if builder.name in DATASETS:
+        # A builder read back from its folder has a plain config: take posejax's of that name.
+        config = builder_class(builder.name).builder_configs.get(config.name, config)
+    if hasattr(config, "multiview_config"):
+        views = config.multiview_config()
+        return views.layout, tuple(views.image_size)
     if not hasattr(config, "sequence_config"):
         raise ValueError(f"dataset {builder.name!r} config {config.name!r} holds no 2D keypoint "
-                         "sequences; pseudo ground truth reads `synthetic_sequences` configs or a "
-                         "folder of keypoint files")
+                         "sequences; pseudo ground truth reads `synthetic_sequences`, "
+                         "`synthetic_multiview` or `pseudo_gt` datasets or a folder of keypoint files")
     seq = config.sequence_config()
     if seq.observation == "surface178":
         raise ValueError("the surface178 observation has no keypoint layout; use a keypoint config")
@@ -136,7 +160,7 @@ def read_clips(dataset: str, *, split: str = "train", data_dir: Optional[str] = 
         splits = dict(builder.as_data_source())
     if split not in splits:
         raise ValueError(f"dataset {dataset!r} has no split {split!r}; splits: {sorted(splits)}")
-    layout, size = _synthetic_layout(builder)
+    layout, size = _keypoint_config(builder)
     source = splits[split]
     if limit is not None:
         source = [source[i] for i in range(min(limit, len(source)))]

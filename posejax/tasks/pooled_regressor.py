@@ -4,7 +4,11 @@ Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stre
 synthesised at start-up into in-memory pools (`config.data`). The motion clips are split first
 (`motion_split.split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
 motions never seen in training, on their own seed stream (subjects and cameras differ too).
-`data.train_procedural_clips` adds that many embedded procedural clips to the training motion only.
+`data.train_procedural_clips` adds that many embedded procedural clips to the training motion only;
+`data.train_motion_source` replaces the training motion (e.g. "procedural"). `data.pseudo_gt`
+mixes the selected clips of a `python -m posejax.pseudo_gt` dataset into training
+(`pseudo_gt_sequences`, `data.pseudo_gt_fraction` of the sequences): their pose and shape are
+supervised, their missing world translation and camera are not.
 
 Per frame, the input (`normalize_observations`, F = 3K + 3 features) is the K observed 2D points
 relative to the person and scaled to unit size (times their confidence), the confidences, and

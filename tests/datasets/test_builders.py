@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 
 import numpy as np
@@ -53,6 +54,14 @@ def test_synthetic_multiview_tiny(data_dir, capsys):
     assert len(splits["train"]) == 3 and len(splits["validation"]) == 2
     V, T, K = 4, 8, 23
     ex = splits["train"][0]
+    # As a pseudo-ground-truth source, every view is a clip.
+    from posejax.pseudo_gt import read_clips
+
+    clips = read_clips("synthetic_multiview/tiny", data_dir=data_dir, limit=1)
+    assert [c.clip_id for c in clips] == [f"train/000000/view{v}" for v in range(V)]
+    np.testing.assert_array_equal(clips[2].keypoints[..., :2], ex["keypoints2d"][2])
+    np.testing.assert_array_equal(clips[2].truth_joints, ex["joints3d_cam"][2])
+    assert clips[2].layout == "coco23" and clips[2].image_size == (1000, 1000)
     _check(ex, dict(keypoints2d=(V, T, K, 2), confidence=(V, T, K), visible=(V, T, K),
                     keypoints2d_clean=(V, T, K, 2), joints3d=(T, 24, 3), keypoints3d=(T, K, 3),
                     joints3d_cam=(V, T, 24, 3), keypoints3d_cam=(V, T, K, 3), camera_K=(V, 3, 3),
@@ -97,6 +106,21 @@ def test_synthetic_sequences_tiny(data_dir, capsys):
     streamed = list(stream_examples("tiny", num_examples=2))
     for i in range(2):
         _assert_same(splits["train"][i], streamed[i])
+
+    # The same dataset as a pseudo-ground-truth source (by name, and by its prepared folder).
+    from posejax.pseudo_gt import read_clips
+
+    clips = read_clips("synthetic_sequences/tiny", split="validation", data_dir=data_dir)
+    ex = splits["validation"][1]
+    assert [c.clip_id for c in clips] == ["validation/000000", "validation/000001"]
+    assert clips[1].layout == "coco23" and clips[1].image_size == (1000, 1000) and not clips[1].multi_person
+    np.testing.assert_array_equal(clips[1].keypoints[..., :2], ex["keypoints2d"])
+    np.testing.assert_array_equal(clips[1].keypoints[..., 2], ex["confidence"])
+    np.testing.assert_array_equal(clips[1].truth_joints, ex["joints3d"])
+    folder = os.path.join(data_dir, "synthetic_sequences", "tiny", "1.0.0")
+    assert len(read_clips(folder, limit=2)) == 2
+    with pytest.raises(ValueError, match="no split 'test'"):
+        read_clips("synthetic_sequences/tiny", split="test", data_dir=data_dir)
 
 
 def _fake_amass(path, frames, fps, gender, seed):
