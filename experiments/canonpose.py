@@ -31,12 +31,16 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     cfg.data = ml_collections.ConfigDict(dict(
         layout="coco23", num_views=4, rig="static", fps=10.0, num_frames=64, motion_source="auto",
         num_procedural_clips=64, held_out_every=5, train_procedural_clips=0, num_train=2000,
-        num_validation=50, use_confidence=True))
+        num_validation=50, use_confidence=True,
+        # Retraining on pseudo ground truth (README): `train_motion_source` replaces the training
+        # motion (e.g. "procedural"); `pseudo_gt` is a `python -m posejax.pseudo_gt` dataset folder
+        # (<out>/tfds) whose kept frames, `pseudo_gt_frames` per example, supervise the lifted pose.
+        train_motion_source="", pseudo_gt="", pseudo_gt_frames=4))
     cfg.model = ml_collections.ConfigDict(dict(width=1024, trunk_blocks=1, path_blocks=2))
     cfg.optimizer = ml_collections.ConfigDict(dict(learning_rate=1e-4, weight_decay=1e-4,
                                                    decay_at=(0.3, 0.6, 0.9)))
     cfg.loss = ml_collections.ConfigDict(dict(reprojection=1.0, view=1.0, camera=0.1,
-                                              consistency="mixing", chirality=0.1))
+                                              consistency="mixing", chirality=0.1, pseudo_gt=1.0))
     if arg == "tiny":
         cfg.update(dict(num_steps=100, batch_size=16, log_every=50, eval_every=100, checkpoint_every=100))
         cfg.data.update(num_frames=16, motion_source="procedural", num_procedural_clips=4,

@@ -124,6 +124,17 @@ def test_interrupted_run_resumes_to_the_same_dataset(clips, tmp_path):
     assert again[0].layout == "coco17" and again[0].image_size == SIZE
     np.testing.assert_array_equal(again[0].keypoints[..., 2], ex["confidence"])
     np.testing.assert_array_equal(again[0].truth_joints, src.truth_joints)
+    # The lifter's view of the kept frames: the fitted pose as the camera sees it projects onto the
+    # input keypoints (both unit-scaled; a wrong camera-axis convention would flip y).
+    from posejax.body.layouts import get_layout, hip_indices
+    from posejax.tasks.canonpose import pseudo_gt_frames
+
+    frames = pseudo_gt_frames(whole["dataset_dir"], "coco17", hip_indices(get_layout("coco17")), True)
+    assert len(frames["inputs"]) == sum(int(e["frame_selected"].sum()) for e in a["train"])
+    xy = frames["inputs"][:, :34].reshape(-1, 17, 2)
+    gap = np.linalg.norm(frames["target"][..., :2] - xy, axis=-1)[frames["present"]]
+    flipped = np.linalg.norm(frames["target"][..., :2] * [1, -1] - xy, axis=-1)[frames["present"]]
+    assert np.median(gap) < 0.05 < np.median(flipped)
     stats = whole["statistics"]
     assert stats["clips"] == 4 and stats["frames"] == 4 * T and stats["clips_with_truth"] == 4
 

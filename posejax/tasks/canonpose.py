@@ -23,8 +23,14 @@ and Frobenius-normalised over the target's present points, like the input, so sc
     pose may come out as its mirror image (measured: 76% of poses mirrored without this term,
     PA-MPJPE 130 mm instead of 78 mm for the flipped output). A hinge on `chirality` (the nose
     is in front of the ears relative to the body's left x up axes) picks the anatomical one.
+  * pseudo ground truth (`data.pseudo_gt`, a `python -m posejax.pseudo_gt` dataset; weight
+    `loss.pseudo_gt`): single-view frames kept by its selection, whose bundle-adjustment fit gives
+    the 3D pose as the camera sees it; L1 between the lifted camera-view pose and the fit's, both
+    hip-centred and scaled to unit Frobenius norm of their x, y over the present points
+    (`pseudo_gt_frames`).
 Default weights 1 / 1 / 0.1 (paper) and 0.1 (chirality). `data.use_confidence = False` (ablation)
-feeds and weights present points with 1 instead of their confidence.
+feeds and weights present points with 1 instead of their confidence. `data.train_motion_source`
+replaces the training motion (the pseudo-GT study's "synthetic alone": procedural motion).
 
 Evaluation: every frame and view of the validation examples. The prediction is the pose as its
 camera sees it, R X, compared with the true camera-frame keypoints of the same layout, both
@@ -107,6 +113,41 @@ def normalized_projection(points3d, present, hips: Tuple[int, int]):
     return centred / norm
 
 
+def unit_scale_pose(points, present, hips: Tuple[int, int]):
+    """(..., K, 3) poses hip-centred and divided by the Frobenius norm of their x, y over the
+    `present` (..., K) points: the input's normalisation, applied to a 3D pose."""
+    centred = hip_centred(points, hips)
+    xy = jnp.where(present[..., None], centred[..., :2], 0.0)
+    return centred / jnp.sqrt(jnp.sum(jnp.square(xy), (-2, -1), keepdims=True) + 1e-12)
+
+
+def pseudo_gt_frames(data_dir: str, layout: str, hips: Tuple[int, int], use_confidence: bool) -> Dict[str, np.ndarray]:
+    """The frames a `pseudo_gt` dataset kept, as lifter examples: inputs (N, 3K), present (N, K)
+    and the fitted pose as its camera sees it (N, K, 3), `unit_scale_pose`d. Bundle adjustment's
+    body frame looks at the camera along -Z with Y up; the camera frame is OpenCV's (y down, z
+    forward): x, -y, -z."""
+    from posejax.data_loading import load_dataset
+
+    source = load_dataset("pseudo_gt", data_dir=data_dir, prepare=False)
+    if "train" not in source:
+        raise ValueError(f"pseudo-GT dataset {data_dir} has no selected clips")
+    inputs, present, target = [], [], []
+    for i in range(len(source["train"])):
+        ex = source["train"][i]
+        if ex["layout"].decode() != layout or ex["fit_layout"].decode() != layout:
+            raise ValueError(f"pseudo-GT clip {ex['clip_id'].decode()} has {ex['layout'].decode()} keypoints "
+                             f"fitted in {ex['fit_layout'].decode()}; the lifter reads {layout}")
+        keep = np.asarray(ex["frame_selected"], bool)
+        x, p = normalize_pose_2d(ex["keypoints2d"][keep], ex["confidence"][keep], hips, use_confidence)
+        inputs.append(x)
+        present.append(p)
+        target.append(np.asarray(ex["keypoints3d"], np.float32)[keep] * np.array([1.0, -1.0, -1.0], np.float32))
+    present = np.concatenate(present)
+    target = np.asarray(unit_scale_pose(np.concatenate(target), present, hips), np.float32)
+    print(f"pseudo-GT: {len(present)} frames of {len(source['train'])} selected clips", flush=True)
+    return {"inputs": np.concatenate(inputs), "present": present, "target": target}
+
+
 def pose_metrics(pred, gt, hips: Tuple[int, int]) -> Dict[str, jax.Array]:
     """Per-pose metrics of the module docstring's protocol.
 
@@ -171,6 +212,9 @@ class CanonPoseTask(Task):
                                    int(data.num_procedural_clips), int(self.config.seed))
         use = clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
                               float(data.fps), int(self.config.seed), self.config.body_model)
+        if split == "train" and data.get("train_motion_source", ""):
+            use = common.load_motion(builder.NAME, data.train_motion_source, float(data.fps),
+                                     int(data.num_procedural_clips), int(self.config.seed) + 1)
         count = int(data.num_train if split == "train" else data.num_validation)
         print(f"{split}: {count} multi-view examples from {len(use)} motion clips", flush=True)
         return list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
@@ -188,9 +232,19 @@ class CanonPoseTask(Task):
             self._pools[split] = prepared
         return self._pools[split]
 
+    def pseudo_gt_pool(self):
+        """`pseudo_gt_frames` of `config.data.pseudo_gt` (None when unset)."""
+        path = self.config.data.get("pseudo_gt", "")
+        if path and "pseudo_gt" not in self._pools:
+            self._pools["pseudo_gt"] = pseudo_gt_frames(path, self.layout.name, self.hips,
+                                                        bool(self.config.data.use_confidence))
+        return self._pools.get("pseudo_gt")
+
     def train_batch(self, step, local_batch_size, process_index, process_count):
         """`local_batch_size` examples, each two frames (a, b) of one clip in all V views:
-        inputs (B, 2, V, 3K) and present (B, 2, V, K)."""
+        inputs (B, 2, V, 3K) and present (B, 2, V, K); with pseudo-GT, also `pseudo_gt_frames`
+        F of its frames per example: pseudo_inputs (B, F, 3K), pseudo_present (B, F, K),
+        pseudo_target (B, F, K, 3)."""
         pool = self.pool("train")
         rng = np.random.default_rng([int(self.config.seed), int(step)])
         n = local_batch_size * process_count
@@ -205,11 +259,24 @@ class CanonPoseTask(Task):
             ex, frames = pool[picks[i]], [first[i], second[i]]
             inputs.append(np.swapaxes(ex["inputs"][:, frames], 0, 1))
             present.append(np.swapaxes(ex["present"][:, frames], 0, 1))
-        return {"inputs": np.stack(inputs), "present": np.stack(present)}
+        batch = {"inputs": np.stack(inputs), "present": np.stack(present)}
+        pseudo = self.pseudo_gt_pool()
+        if pseudo is not None:  # a stream of its own: the multi-view batches stay as without
+            f = int(self.config.data.pseudo_gt_frames)
+            rows = np.random.default_rng([int(self.config.seed), int(step), 1]).integers(
+                0, len(pseudo["inputs"]), (n, f))[lo:lo + local_batch_size]
+            batch.update(pseudo_inputs=pseudo["inputs"][rows], pseudo_present=pseudo["present"][rows],
+                         pseudo_target=pseudo["target"][rows])
+        return batch
 
     def example_batch(self):
         v, k = int(self.config.data.num_views), self.num_joints
-        return {"inputs": np.zeros((1, 2, v, 3 * k), np.float32), "present": np.zeros((1, 2, v, k), bool)}
+        batch = {"inputs": np.zeros((1, 2, v, 3 * k), np.float32), "present": np.zeros((1, 2, v, k), bool)}
+        if self.config.data.get("pseudo_gt", ""):
+            f = int(self.config.data.pseudo_gt_frames)
+            batch.update(pseudo_inputs=np.zeros((1, f, 3 * k), np.float32),
+                         pseudo_present=np.zeros((1, f, k), bool), pseudo_target=np.zeros((1, f, k, 3), np.float32))
+        return batch
 
     def eval_batches(self):
         for ex in self.pool("validation"):
@@ -272,6 +339,11 @@ class CanonPoseTask(Task):
         if w.get("chirality", 0.0) > 0:
             wrong = jax.nn.relu(-chirality(X, self.chirality_indices))             # (B, 2, V)
             terms["chirality"] = w.chirality * mean(wrong, view_ok.astype(jnp.float32))
+        if "pseudo_inputs" in batch:
+            pres = batch["pseudo_present"]
+            lifted = unit_scale_pose(self.network.apply(params, batch["pseudo_inputs"])["camera_view"], pres, self.hips)
+            err = jnp.sum(jnp.abs(lifted - batch["pseudo_target"]), -1)          # (B, F, K)
+            terms["pseudo_gt"] = w.get("pseudo_gt", 1.0) * mean(err, pres.astype(jnp.float32))
         return sum(terms.values()), terms
 
     def train_step(self, state, batch, rng):

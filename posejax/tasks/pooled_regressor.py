@@ -221,10 +221,13 @@ class PooledRegressorTask(Task):
         rng = np.random.default_rng([int(self.config.seed), int(step)])
         # The global batch is fixed by (seed, step); this process takes its slice of it.
         picks = rng.integers(0, len(pool), local_batch_size * process_count)
-        from_pseudo = rng.random(picks.size) < (float(self.config.data.get("pseudo_gt_fraction", 0.0))
-                                                if pseudo else 0.0)
-        pseudo_picks = rng.integers(0, max(len(pseudo), 1), picks.size)
         centres = rng.random((picks.size, n))
+        # Pseudo-GT picks from a stream of their own: without pseudo-GT the batches stay those of
+        # earlier versions.
+        pseudo_rng = np.random.default_rng([int(self.config.seed), int(step), 1])
+        fraction = float(self.config.data.get("pseudo_gt_fraction", 0.0)) if pseudo else 0.0
+        from_pseudo = pseudo_rng.random(picks.size) < fraction
+        pseudo_picks = pseudo_rng.integers(0, max(len(pseudo), 1), picks.size)
         lo = process_index * local_batch_size
         out: Dict[str, list] = {k: [] for k in ("frames", "pose", "root_hn", "root_view", "hn_betas", "camera",
                                                 "global_weight", "frame_weight")}

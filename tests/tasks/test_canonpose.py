@@ -178,3 +178,43 @@ def test_chirality_tells_a_pose_from_its_mirror_image(task, exact_losses):
     assert float(exact_losses(_exact(true_pose, R), batch)[1]["chirality"]) == 0.0
     mirror = true_pose * np.array([1.0, 1.0, -1.0], np.float32)
     assert float(exact_losses(_exact(mirror, R), batch)[1]["chirality"]) > 0.05
+
+
+class _ExactWithView(_Exact):
+    """`_Exact`, and for single-view inputs (B, F, 3K), the camera-view pose in params["view"]."""
+
+    @staticmethod
+    def apply(params, inputs):
+        return {"camera_view": params["view"]} if inputs.ndim == 3 else params
+
+
+def test_pseudo_gt_term_compares_unit_scale_camera_view_poses(task):
+    import copy
+
+    from posejax import fast_compile
+    from posejax.tasks.canonpose import unit_scale_pose
+
+    exact = copy.copy(task)
+    exact.network = _ExactWithView()
+    losses = fast_compile.jit(exact.losses)
+    rng = np.random.default_rng(3)
+    batch, X, R = _rig_batch(task, rng)
+    k = task.num_joints
+    fitted = rng.normal(0, 0.3, (3, 2, k, 3)).astype(np.float32)       # (B, F, K, 3) poses, metres
+    present = np.ones((3, 2, k), bool)
+    present[0, 1, 5] = False
+    batch.update(pseudo_inputs=np.zeros((3, 2, 3 * k), np.float32), pseudo_present=present,
+                 pseudo_target=np.asarray(unit_scale_pose(fitted, present, task.hips)))
+    assert batch["pseudo_target"].shape == (3, 2, k, 3)
+    np.testing.assert_allclose(np.sum(np.square(batch["pseudo_target"][0, 0, :, :2])), 1.0, rtol=1e-5)
+    params = _exact(X, R)
+    # Any scale and position of the same pose: no loss; the term joins the others.
+    _, terms = losses({**params, "view": jnp.asarray(2.5 * fitted + 0.4)}, batch)
+    assert set(terms) == {"reprojection", "view", "camera", "chirality", "pseudo_gt"}
+    assert float(terms["pseudo_gt"]) < 1e-5
+    # A missing point does not count; a pose mirrored in depth does.
+    moved = fitted.copy()
+    moved[0, 1, 5] += 1.0
+    assert float(losses({**params, "view": jnp.asarray(moved)}, batch)[1]["pseudo_gt"]) < 1e-5
+    mirrored = fitted * np.array([1.0, 1.0, -1.0], np.float32)
+    assert float(losses({**params, "view": jnp.asarray(mirrored)}, batch)[1]["pseudo_gt"]) > 1e-2
