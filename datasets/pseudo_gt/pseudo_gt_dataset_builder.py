@@ -6,7 +6,8 @@ under `DIR/tfds` from the run's shards (`DIR/shards`, the manual folder); read i
     posejax.data_loading.load_dataset("pseudo_gt", data_dir="DIR/tfds")
 
 Splits: "train" holds the selected clips (E_norm and inlier thresholds,
-`posejax.pseudo_gt.selection`), "rejected" the others (a split without clips is left out). Example key and order: the clip id.
+`posejax.pseudo_gt.selection`), "rejected" the others (a split without clips is left out).
+Example key and order: the clip id.
 
 Features (T frames, K input keypoints, K' keypoints of the fit's layout):
   clip_id, layout (input), fit_layout: text; image_size (2,) int32 (W, H) pixels;
@@ -88,5 +89,5 @@ class PseudoGt(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, records):
         spec = features()
         for rec in records:
-            values = {k: (str(v) if isinstance(spec[k], tfds.features.Text) else v) for k, v in rec.items()}
+            values = {k: (str(v) if isinstance(spec.get(k), tfds.features.Text) else v) for k, v in rec.items()}
             yield str(rec["clip_id"]), common.to_example(values, spec)

@@ -1,9 +1,10 @@
 """Which fits become pseudo ground truth (Arnab et al., section 4), and the statistics of a run.
 
 A clip is kept when its trajectory-normalised energy E_norm is at most `max_E_norm` and at least
-`min_inlier_fraction` of its frames are inliers; a frame of a kept clip is kept when bundle
-adjustment counted it an inlier and its reprojection error (confidence-weighted mean distance
-of the fitted keypoints to the detections) is at most `tau_R_px`.
+`min_inlier_fraction` of its frames are kept frames; a frame is kept when bundle adjustment
+counted it an inlier and its reprojection error (the median distance of the fitted keypoints to
+the detected ones, `run.median_reprojection_px`) is at most `tau_R_px`. A discarded clip keeps
+no frame.
 """
 
 from __future__ import annotations

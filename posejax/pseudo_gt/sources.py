@@ -107,7 +107,7 @@ def _keypoint_config(builder) -> Tuple[Optional[str], Optional[Tuple[int, int]]]
     return seq.observation, tuple(seq.image_size)
 
 
-def _folder_clips(folder: str, image_size) -> List[Clip]:
+def _folder_clips(folder: str, image_size, limit: Optional[int]) -> List[Clip]:
     entries = []
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
@@ -117,7 +117,7 @@ def _folder_clips(folder: str, image_size) -> List[Clip]:
     if not entries:
         raise ValueError(f"{folder}: no clips (OpenPose JSON folders, COCO .json or .npz files) in it")
     clips = []
-    for name, path in entries:
+    for name, path in entries[:limit]:
         source: VideoKeypoints = read_video_keypoints(path)
         size = source.image_size or image_size
         if size is None:
@@ -139,7 +139,8 @@ def read_clips(dataset: str, *, split: str = "train", data_dir: Optional[str] = 
       split: the TFDS split to read.
       data_dir: where TFDS datasets are prepared (TFDS names only).
       image_size: (W, H) for folder clips whose files do not say.
-      limit: read only the first `limit` clips.
+      limit: read only the first `limit` examples (TFDS; a multi-view example gives one clip per
+        view) or files.
 
     Raises:
       ValueError: an unknown dataset or split, a dataset without keypoint sequences, clips without
@@ -151,7 +152,7 @@ def read_clips(dataset: str, *, split: str = "train", data_dir: Optional[str] = 
         builder = tfds.builder_from_directory(dataset)
         splits: Dict = dict(builder.as_data_source())
     elif os.path.isdir(dataset):
-        return _folder_clips(dataset, image_size)[:limit]
+        return _folder_clips(dataset, image_size, limit)
     else:
         from posejax.data_loading import build
 

@@ -225,7 +225,9 @@ class PooledRegressorTask(Task):
         # Pseudo-GT picks from a stream of their own: without pseudo-GT the batches stay those of
         # earlier versions.
         pseudo_rng = np.random.default_rng([int(self.config.seed), int(step), 1])
-        fraction = float(self.config.data.get("pseudo_gt_fraction", 0.0)) if pseudo else 0.0
+        # Step 0's batch stays synthetic: `init_state` takes the standardisation statistics of the
+        # translation and camera from it (a pseudo-GT sequence has neither).
+        fraction = float(self.config.data.get("pseudo_gt_fraction", 0.0)) if pseudo and step > 0 else 0.0
         from_pseudo = pseudo_rng.random(picks.size) < fraction
         pseudo_picks = pseudo_rng.integers(0, max(len(pseudo), 1), picks.size)
         lo = process_index * local_batch_size

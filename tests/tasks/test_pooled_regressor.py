@@ -175,6 +175,17 @@ def test_pseudo_gt_sequences_supervise_only_what_bundle_adjustment_gives(task):
     # its body joints still count. Frames the selection dropped (frame_weight 0) count for nothing.
     batch = task.train_batch(0, 4, 0, 1)
     assert batch["global_weight"].tolist() == [1.0] * 4 and batch["frame_weight"].shape == (4, 8)
+    # With a pseudo-GT pool, later batches mix it in; step 0 (the statistics' batch) does not.
+    import copy
+
+    mixed = copy.copy(task)
+    mixed.config = tiny_config()
+    mixed.config.data.pseudo_gt_fraction = 0.5
+    mixed._pools = dict(task._pools, pseudo_gt=[{**task.pool("train")[0], "global_weight": np.float32(0.0),
+                                                 "frame_weight": np.ones(len(task.pool("train")[0]["pose"]),
+                                                                         np.float32)}])
+    assert mixed.train_batch(0, 8, 0, 1)["global_weight"].min() == 1.0
+    assert 0.0 in mixed.train_batch(1, 8, 0, 1)["global_weight"]
     state = jax.jit(task.init_state)(jax.random.key(0), batch)
     losses = jax.jit(lambda b: task.losses(state.params, state.extra, b)[1][0])
     pseudo = {**batch, "global_weight": np.array([1, 0, 1, 1], np.float32)}
