@@ -1,4 +1,5 @@
-"""Pseudo ground truth at scale: batch plan, selection, resumable runs, the TFDS output, the CLI.
+"""Pseudo ground truth at scale: batch plan, selection, resumable runs (interrupted, and a process
+killed mid-run), the TFDS output, the CLI, the batch solve on two devices.
 
 The fits use the bundle-adjustment tests' shapes and short solver (`FAST`, 30-frame coco17 clips
 padded to 50, batches of 2) so the compiled solver is shared with them.
@@ -193,7 +194,6 @@ print(json.dumps({"devices": jax.device_count(), "theta": [r.theta.tolist() for 
 """
 
 
-@pytest.mark.slow  # 30 s: a second process compiles the solver for two devices
 def test_batch_solve_is_data_parallel_over_devices(clips, tmp_path):
     import subprocess
     import sys
@@ -212,3 +212,43 @@ def test_batch_solve_is_data_parallel_over_devices(clips, tmp_path):
     assert two["devices"] == 2 and len(two["theta"]) == 3
     for a, b in zip(one, two["theta"]):
         np.testing.assert_allclose(np.asarray(b), a.theta, atol=1e-4)
+
+
+def test_killed_process_resumes_to_the_same_dataset(clips, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from posejax.pseudo_gt.__main__ import main
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(6):
+        c = clips[i % 3]
+        np.savez(folder / f"clip_{i}.npz", keypoints=c.keypoints, layout="coco17", image_size=np.array(SIZE))
+    args = ["--config.batch_size=1", "--config.ba.solver.stages=(3, 300)", "--config.ba.solver.tol=0.0",
+            "--config.ba.init.iterations=0", "--nocompilation_cache"]
+    killed = str(tmp_path / "killed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", "posejax.pseudo_gt", f"--dataset={folder}", f"--out={killed}"]
+                            + args, cwd=root, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = os.path.join(killed, "shards", "batch_00000.npz")
+    deadline = time.time() + 300
+    while not os.path.exists(first) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = [n for n in os.listdir(os.path.join(killed, "shards")) if n.endswith(".npz")]
+    assert 1 <= len(done) < 6, done                        # killed half-way
+    assert not os.path.exists(os.path.join(killed, "tfds"))
+    resumed = main([f"--dataset={folder}", f"--out={killed}"] + args)
+    assert resumed["complete"] and resumed["skipped"] == len(done) and resumed["batches"] == 6 - len(done)
+    whole = main([f"--dataset={folder}", f"--out={tmp_path / 'whole'}"] + args)
+    a, b = _examples(whole["dataset_dir"]), _examples(resumed["dataset_dir"])
+    assert sorted(a) == sorted(b)
+    for split in a:
+        for x, y in zip(a[split], b[split]):
+            for key in x:
+                np.testing.assert_array_equal(x[key], y[key], err_msg=key)
