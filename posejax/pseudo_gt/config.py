@@ -15,9 +15,9 @@ Fields:
     exceeds it are discarded); see `posejax.pseudo_gt.selection`. Not part of the fit: rerunning
     a finished run with other thresholds only rewrites its dataset. E_norm is in pixel units
     per metre of trajectory, so its scale follows the image and person size: the default 2e4 is
-    the 80th percentile measured on the README's collection (1000 x 1000 images, people about
-    300 px tall), where the discarded fifth held the worst fits (PA-MPJPE 97 mm against 74 mm
-    kept); for other footage, take a percentile of the run's own E_norm (`statistics.json`).
+    the 80th percentile measured on the README's collection (synthetic 1000 x 1000 images),
+    where the discarded fifth held the worst fits (PA-MPJPE 97 mm against 74 mm kept); for other
+    footage, take a percentile of the run's own E_norm (`statistics.json`).
 """
 
 import ml_collections
