@@ -127,7 +127,6 @@ def test_eval_metrics_are_zero_for_the_truth_at_any_scale(task):
     assert float(np.mean(bad["n_mpjpe_mm"])) > 100.0 and float(np.mean(bad["pck150"])) < 100.0
 
 
-@pytest.mark.slow  # colab/canonpose.ipynb runs the same tiny training in the default suite
 def test_trains_and_evaluates_on_the_harness(tmp_path):
     cfg = tiny_config(num_steps=40, log_every=20, eval_every=40, checkpoint_every=40)
     _, scalars = loop.train_and_evaluate(cfg, str(tmp_path))

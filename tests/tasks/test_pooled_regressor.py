@@ -62,7 +62,6 @@ def test_batches_are_deterministic_and_split_over_processes(task):
     assert not np.array_equal(task.train_batch(4, 4, 0, 1)["frames"], a["frames"])
 
 
-@pytest.mark.slow  # colab/pooled_regressor.ipynb runs the same tiny training in the default suite
 def test_trains_and_evaluates_on_the_harness(tmp_path):
     cfg = tiny_config(num_steps=10, log_every=10, eval_every=10, checkpoint_every=10)
     _, scalars = loop.train_and_evaluate(cfg, str(tmp_path))
@@ -122,7 +121,6 @@ def test_split_clips_holds_out_whole_motions():
     assert len(widened) == 13 and [c.name for c in widened[:10]] == [c.name for c in train]
 
 
-@pytest.mark.slow  # 20 s; the suite's time budget
 def test_adversarial_variant_learns_one_batch(task):
     # Fitting one fixed batch: the regressor's losses and the discriminator's loss fall (the plain
     # variant is the same step without the adversarial terms).

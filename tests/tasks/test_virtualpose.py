@@ -38,7 +38,6 @@ def test_trains_and_evaluates_on_the_harness(tmp_path):
     assert 0.0 <= scalars["detected"] <= 1.0 and math.isfinite(scalars["mrpe_depth_only_mm"])
 
 
-@pytest.mark.slow  # 15 s; the suite's time budget
 def test_zero_weights_skip_their_networks():
     """`loss.depth = loss.root = 0` trains the PEN alone: only the pose term is computed and one
     step changes only the pose network's parameters (each network has its own optimiser)."""
