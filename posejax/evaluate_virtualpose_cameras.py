@@ -37,11 +37,13 @@ def camera_study(random_dir: str, fixed_dir: str, random_step: Optional[int] = N
     tests = {"fixed camera": fixed_config.data, "random cameras": random_config.data}
     rows = []
     for run, workdir, step in (("random cameras", random_dir, random_step), ("fixed camera", fixed_dir, fixed_step)):
+        state = None
         for test, data in tests.items():
             config = load_config(workdir)
             config.data = data                       # the test scenes; the network is the run's own
             task = get_task(config)
-            state = restore_state(workdir, task, step)
+            if state is None:                        # one restore per run: the data does not change it
+                state = restore_state(workdir, task, step)
             scalars = run_evaluation(task, state, workdir, int(jax.device_get(state.step)))
             rows.append({"trained on": run, "step": int(jax.device_get(state.step)), "tested on": test, **scalars})
             if verbose:

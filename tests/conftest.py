@@ -21,6 +21,17 @@ def shared_data_dir(*parts: str) -> str:
     return os.path.normpath(path)
 
 
+def numpy_random_params(task, batch, seed: int = 0, scale: float = 0.2):
+    """Random parameters of `task`'s networks drawn by NumPy (shapes from `jax.eval_shape`):
+    initialising large networks would compile JAX's random draws, seconds each on CPU."""
+    import jax
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(task.init_state, jax.random.PRNGKey(0), batch).params
+    return jax.tree.map(lambda x: (scale * rng.standard_normal(x.shape)).astype(np.float32), shapes)
+
+
 def tiny_experiment(name: str, **overrides):
     """`experiments/<name>.py:tiny` with top-level fields overridden (what the tests train)."""
     from posejax.benchmark.timing import experiment_config

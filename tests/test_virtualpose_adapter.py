@@ -69,13 +69,10 @@ def test_fit_clip_equals_frame_by_frame_estimates():
     from posejax.geometry.cameras import look_at
     from posejax.tasks.virtualpose import VirtualPoseTask
     from posejax.virtualpose import VirtualPoseModel, estimate_people, fit_clip
-    from tests.conftest import tiny_experiment
+    from tests.conftest import numpy_random_params, tiny_experiment
 
     task = VirtualPoseTask(tiny_experiment("virtualpose"))
-    # Random parameters drawn by NumPy: initialising the networks would compile JAX's draws.
-    rng = np.random.default_rng(0)
-    shapes = jax.eval_shape(task.init_state, jax.random.PRNGKey(0), task.example_batch()).params
-    params = jax.tree.map(lambda x: (0.2 * rng.standard_normal(x.shape)).astype(np.float32), shapes)
+    params = numpy_random_params(task, task.example_batch())
     model = VirtualPoseModel(task=task, params=params, step=0, predict=jax.jit(task.predict))
     s = synthesize_agr(3, _clips(), 3, CFG)
     kp = np.concatenate([s["joints2d"][:, 0], np.ones((3, 17, 1), np.float32)], -1)     # (T=3, 17, 3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from posejax.training import loop
-from tests.conftest import tiny_experiment
+from tests.conftest import numpy_random_params, tiny_experiment
 
 
 def test_root_target_peaks_at_the_true_roots():
@@ -51,10 +51,7 @@ def test_zero_weights_skip_their_networks():
     cfg.loss.depth = cfg.loss.root = 0.0
     task = VirtualPoseTask(cfg)
     batch = task.train_batch(0, 2, 0, 1)
-    # Random parameters drawn by NumPy: initialising the networks would compile JAX's draws.
-    rng = np.random.default_rng(0)
-    shapes = jax.eval_shape(task.init_state, jax.random.PRNGKey(0), batch).params
-    params = jax.tree.map(lambda x: (0.2 * rng.standard_normal(x.shape)).astype(np.float32), shapes)
+    params = numpy_random_params(task, batch)
     _, terms = jax.eval_shape(task.losses, params, batch)
     assert set(terms) == {"pose"}
     state = TrainState.create(params, task._tx())
