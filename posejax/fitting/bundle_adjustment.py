@@ -751,8 +751,9 @@ def bundle_adjust_batch(clips: Sequence[Any], *, layout: Optional[str] = None,
     z, ref, data = jax.tree_util.tree_map(lambda *x: np.stack(x),
                                           *[_problem(p, model, perspective, length) for p in padded])
     if len(devices) > 1:
-        sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(devices), ("data",)),
-                                              jax.sharding.PartitionSpec("data"))
+        from posejax.training.mesh import AXIS, batch_sharding
+
+        sharding = batch_sharding(jax.sharding.Mesh(np.asarray(devices), (AXIS,)))
         z, ref, data = jax.device_put((z, ref, data), sharding)
     t0 = time.perf_counter()
     z, stages = _solve(z, ref, data, weights, model, prior, cfg, batched=True)

@@ -53,7 +53,7 @@ import optax
 from posejax import metrics
 from posejax.body.layouts import get_layout, hip_centred, hip_indices
 from posejax.models.canonpose import CanonPoseLifter
-from posejax.tasks.motion_split import clips_for_split
+from posejax.tasks.motion_split import task_motion
 from posejax.training.state import TrainState
 from posejax.training.task import Task
 
@@ -198,7 +198,6 @@ class CanonPoseTask(Task):
     def examples(self, split: str) -> List[dict]:
         """The raw `synthetic_multiview` examples of "train" or "validation" (all features,
         cameras and 3D truth included), synthesised from that split's motion clips."""
-        from posejax_datasets import common
         from posejax_datasets.synthetic_multiview import synthetic_multiview_dataset_builder as builder
 
         data = self.config.data
@@ -208,13 +207,7 @@ class CanonPoseTask(Task):
                            num_frames=int(data.num_frames), layout=data.layout),
             motion_source=data.motion_source, num_procedural_clips=int(data.num_procedural_clips),
             seed=int(self.config.seed), body_model=self.config.body_model)
-        clips = common.load_motion(builder.NAME, data.motion_source, float(data.fps),
-                                   int(data.num_procedural_clips), int(self.config.seed))
-        use = clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
-                              float(data.fps), int(self.config.seed), self.config.body_model)
-        if split == "train" and data.get("train_motion_source", ""):
-            use = common.load_motion(builder.NAME, data.train_motion_source, float(data.fps),
-                                     int(data.num_procedural_clips), int(self.config.seed) + 1)
+        use = task_motion(builder.NAME, data, split, float(data.fps), int(self.config.seed), self.config.body_model)
         count = int(data.num_train if split == "train" else data.num_validation)
         print(f"{split}: {count} multi-view examples from {len(use)} motion clips", flush=True)
         return list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))

@@ -36,3 +36,19 @@ def clips_for_split(clips, split: str, held_out_every: int, extra_procedural: in
 
         train = train + procedural_clips(int(extra_procedural), fps, seed + 1, body_model=body_model)
     return train
+
+
+def task_motion(builder: str, data, split: str, fps: float, seed: int, body_model="open") -> List:
+    """The motion clips a task's `split` draws from, given its `data` config: `data.motion_source`
+    split by `clips_for_split` (`held_out_every`, `train_procedural_clips`), except that a set
+    `data.train_motion_source` replaces the training motion (validation stays on the held-out
+    clips of `motion_source`). `builder` names the console lines; `body_model` poses the extra
+    procedural clips."""
+    from posejax_datasets import common
+
+    procedural = int(data.num_procedural_clips)
+    if split == "train" and data.get("train_motion_source", ""):
+        return common.load_motion(builder, data.train_motion_source, fps, procedural, seed + 1)
+    clips = common.load_motion(builder, data.motion_source, fps, procedural, seed)
+    return clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
+                           fps, seed, body_model)

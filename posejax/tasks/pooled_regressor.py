@@ -63,7 +63,7 @@ from posejax.geometry.rotations import axis_angle_to_matrix
 from posejax.geometry.static_view import point_from_static_view, point_to_static_view
 from posejax.models.motion_discriminator import MotionDiscriminator
 from posejax.models.pooled_regressor import WINDOW, PooledRegressor
-from posejax.tasks.motion_split import clips_for_split
+from posejax.tasks.motion_split import task_motion
 from posejax.training.state import TrainState
 from posejax.training.task import Task
 
@@ -106,7 +106,6 @@ _POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, sp
 
 def sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
     """`count` sequences of a split, synthesised from that split's motion clips (cached)."""
-    from posejax_datasets import common
     from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
 
     data = config.data
@@ -117,16 +116,8 @@ def sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List
             sequence=dict(min_frames=int(data.min_frames), observation=data.observation),
             motion_source=data.motion_source, num_procedural_clips=int(data.num_procedural_clips),
             seed=int(config.seed), body_model=config.body_model)
-        fps = ds_config.sequence_config().fps
-        clips = common.load_motion(builder.NAME, data.motion_source, fps, int(data.num_procedural_clips),
-                                   int(config.seed))
-        use = clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
-                              fps, int(config.seed), config.body_model)
-        if split == "train" and data.get("train_motion_source", ""):
-            # Training motion from another source (e.g. procedural only, the pseudo-GT study's
-            # "synthetic alone"); validation stays on the held-out clips of `motion_source`.
-            use = common.load_motion(builder.NAME, data.train_motion_source, fps,
-                                     int(data.num_procedural_clips), int(config.seed) + 1)
+        use = task_motion(builder.NAME, data, split, ds_config.sequence_config().fps, int(config.seed),
+                          config.body_model)
         print(f"{split}: {count} sequences from {len(use)} motion clips", flush=True)
         _POOLS[key] = list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
     return _POOLS[key]
