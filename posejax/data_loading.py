@@ -22,9 +22,12 @@ From Python:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import importlib.util
 import os
 import sys
+import types
 from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 import numpy as np
@@ -77,8 +80,37 @@ def build(name: str, config: Optional[str] = None, data_dir: Optional[str] = Non
     builder = get_builder(name, config, data_dir)
     download_config = tfds.download.DownloadConfig(
         manual_dir=os.path.abspath(manual_dir) if manual_dir else None)
-    builder.download_and_prepare(file_format=FILE_FORMAT, download_config=download_config)
+    with _spill_files_without_tensorflow():
+        builder.download_and_prepare(file_format=FILE_FORMAT, download_config=download_config)
     return builder
+
+
+@contextlib.contextmanager
+def _spill_files_without_tensorflow():
+    """Lets TFDS's writer spill to disk with no TensorFlow installed.
+
+    TFDS's example shuffler keeps up to 1 GB of a split in memory, then writes temporary bucket
+    files with `tf.io.gfile`, which needs TensorFlow (a 4,000-sequence build failed there). Its
+    only file calls are GFile / exists / remove on local paths, so without TensorFlow they are
+    served by Python's own file functions for the duration of the build.
+    """
+    from tensorflow_datasets.core import shuffle
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        yield
+        return
+
+    class _NeverRaised(Exception):
+        pass
+
+    gfile = types.SimpleNamespace(GFile=open, exists=os.path.exists, remove=os.remove)
+    original = shuffle.tf
+    shuffle.tf = types.SimpleNamespace(io=types.SimpleNamespace(gfile=gfile),
+                                       errors=types.SimpleNamespace(ResourceExhaustedError=_NeverRaised))
+    try:
+        yield
+    finally:
+        shuffle.tf = original
 
 
 def load_dataset(name: str, config: Optional[str] = None, data_dir: Optional[str] = None,

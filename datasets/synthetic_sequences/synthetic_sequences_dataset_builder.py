@@ -13,7 +13,8 @@ Build (no TensorFlow needed; ArrayRecord files):
 Configs: `tiny` (tests: 3 + 2 sequences of >= 30 frames, embedded procedural motion), `coco23`
 (default: 2000 + 200 sequences of >= 600 frames, coco23 keypoints), `body25b`, `smpl24`,
 `surface178` (the paper's surface-point representation), `coco23_motion_split` (250-frame
-sequences whose train and validation splits use different motion clips). Motion: "auto" =
+sequences whose train and validation splits use different motion clips), `coco23_regressor_cpu`
+(the pooled regressor's `:cpu` training data, README). Motion: "auto" =
 retargeted CMU clips when ../shared/data/cmu_mocap is present, else the embedded procedural
 motion; the build prints which. `stream_examples(config, seed)` yields the same examples on
 the fly without building.
@@ -68,6 +69,8 @@ class SyntheticSequencesConfig(tfds.core.BuilderConfig):
         the tasks split them (`posejax.tasks.motion_split.split_clips`: every n-th clip in name
         order held out), the train split uses the training clips and the validation split the
         held-out ones.
+      train_procedural_clips: that many embedded procedural clips added to the train split's
+        motion only (as the tasks' `data.train_procedural_clips`).
     """
 
     sequence: dict = dataclasses.field(default_factory=dict)
@@ -79,6 +82,7 @@ class SyntheticSequencesConfig(tfds.core.BuilderConfig):
     body_model: str = "open"
     batch_size: int = 16
     held_out_every: int = 0
+    train_procedural_clips: int = 0
 
     def sequence_config(self):
         from posejax.synth.camera_sampling import CameraRanges
@@ -113,6 +117,13 @@ CONFIGS = [
                     "validation motions (the tasks' split); the source of posejax.pseudo_gt's "
                     "README experiment.",
         sequence=dict(min_frames=250), num_train=200, num_validation=20, held_out_every=5),
+    SyntheticSequencesConfig(
+        name="coco23_regressor_cpu",
+        description="The pooled regressor's `:cpu` training data: coco23, >= 300 frames, 4000 + 60 "
+                    "sequences (the `:cpu` run reads the first 600), held-out validation motions, "
+                    "64 procedural clips added to the training motion.",
+        sequence=dict(min_frames=300), num_train=4000, num_validation=60, held_out_every=5,
+        train_procedural_clips=64),
 ]
 
 
@@ -157,12 +168,14 @@ def features(config: SyntheticSequencesConfig) -> dict:
 
 
 def _split_clips(config: SyntheticSequencesConfig, split: str, clips):
-    """The clips `split` draws from (all of them unless the config holds motions out)."""
-    if not config.held_out_every:
+    """The clips `split` draws from (all of them unless the config holds motions out or adds
+    procedural training motion)."""
+    if not (config.held_out_every or config.train_procedural_clips):
         return clips
     from posejax.tasks.motion_split import clips_for_split
 
-    return clips_for_split(clips, split, config.held_out_every)
+    return clips_for_split(clips, split, config.held_out_every, config.train_procedural_clips,
+                           config.sequence_config().fps, config.seed, config.body_model)
 
 
 def _get_config(config) -> SyntheticSequencesConfig:

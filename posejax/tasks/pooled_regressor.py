@@ -1,7 +1,9 @@
 """Task: the pooled temporal regressor (Habekost et al.) on synthetic monocular sequences.
 
 Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stream_examples`)
-synthesised at start-up into in-memory pools (`config.data`). The motion clips are split first
+synthesised at start-up into in-memory pools (`config.data`), or read from a prepared TFDS
+dataset when `data.dataset` names one (`dataset_sequences`; `synthetic_sequences/coco23_regressor_cpu`
+holds the very sequences `:cpu` synthesises). The motion clips are split first
 (`motion_split.split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
 motions never seen in training, on their own seed stream (subjects and cameras differ too).
 `data.train_procedural_clips` adds that many embedded procedural clips to the training motion only;
@@ -102,15 +104,23 @@ def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
 
 
 _POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, split), per process
+IMAGE_SIZE = (1000, 1000)  # (W, H) of the synthetic sequences, pixels (the synthesiser's default)
 
 
 def sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List[dict]:
-    """`count` sequences of a split, synthesised from that split's motion clips (cached)."""
+    """`count` sequences of a split (cached): the first `count` of a prepared
+    `synthetic_sequences` dataset when `data.dataset` names one (`dataset_sequences`), else
+    synthesised on the fly from that split's motion clips."""
     from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
 
     data = config.data
     key = f"{data.to_json()}|{config.seed}|{config.body_model}|{split}|{count}"
-    if key not in _POOLS:
+    if key in _POOLS:
+        return _POOLS[key]
+    if data.get("dataset", ""):
+        _POOLS[key] = dataset_sequences(data.dataset, data.get("data_dir", "") or None, split, count,
+                                        data.observation, config.body_model)
+    else:
         ds_config = builder.SyntheticSequencesConfig(
             name=f"pooled_regressor_{split}",
             sequence=dict(min_frames=int(data.min_frames), observation=data.observation),
@@ -121,6 +131,42 @@ def sequences(config: ml_collections.ConfigDict, split: str, count: int) -> List
         print(f"{split}: {count} sequences from {len(use)} motion clips", flush=True)
         _POOLS[key] = list(builder.stream_examples(ds_config, split=split, num_examples=count, clips=use))
     return _POOLS[key]
+
+
+def dataset_sequences(dataset: str, data_dir, split: str, count: int, observation: str,
+                      body_model: str) -> List[dict]:
+    """The first `count` examples of a split of a prepared TFDS dataset (built first if it is
+    not prepared under `data_dir`, the way `python -m posejax.data_loading build` does).
+
+    Args:
+      dataset: "synthetic_sequences/<config>" (e.g. "synthetic_sequences/coco23_motion_split").
+      data_dir: root folder of prepared datasets (None: TFDS's default).
+      split: "train" or "validation".
+      count: how many examples to take.
+      observation, body_model: what the task reads; the dataset must have been made with them
+        (and with `IMAGE_SIZE` images).
+
+    Raises:
+      ValueError: another dataset, a mismatching observation or body model, or fewer than
+        `count` examples in the split.
+    """
+    from posejax.data_loading import get_builder, load_dataset
+
+    name, _, ds_config = dataset.partition("/")
+    if name != "synthetic_sequences":
+        raise ValueError(f"data.dataset must be 'synthetic_sequences/<config>', got {dataset!r}")
+    made = get_builder(name, ds_config or None, data_dir).builder_config
+    made_seq = made.sequence_config()
+    if (made_seq.observation, made.body_model, tuple(made_seq.image_size)) != (observation, body_model, IMAGE_SIZE):
+        raise ValueError(f"dataset {dataset!r} holds {made_seq.observation} keypoints of the {made.body_model!r} "
+                         f"body model in {tuple(made_seq.image_size)} images; the config reads {observation} "
+                         f"keypoints of {body_model!r} in {IMAGE_SIZE} images")
+    source = load_dataset(name, ds_config or None, data_dir)[split]
+    if len(source) < count:
+        raise ValueError(f"dataset {dataset!r} has {len(source)} {split} sequences; the config asks for "
+                         f"{count} (lower data.num_train / data.num_validation)")
+    print(f"{split}: {count} sequences of the prepared dataset {dataset}", flush=True)
+    return [source[i] for i in range(count)]
 
 
 def root_hn_of_sequence(seq: dict, model) -> np.ndarray:
@@ -184,7 +230,7 @@ class PooledRegressorTask(Task):
         self.adversarial = bool(config.model.get("adversarial", False))
         if self.adversarial:
             self.discriminator = MotionDiscriminator(**config.model.discriminator.to_dict())
-        self.image_size = (1000, 1000)
+        self.image_size = IMAGE_SIZE
         self._pools: Dict[str, List[dict]] = {}
 
     # -- data ---------------------------------------------------------------------------------

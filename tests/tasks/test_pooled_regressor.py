@@ -208,3 +208,38 @@ def test_pseudo_gt_sequences_supervise_only_what_bundle_adjustment_gives(task):
     dropped["pose"][2, 3] += 0.9
     for name, value in losses(dropped).items():
         np.testing.assert_allclose(value, before[name], rtol=1e-5, err_msg=name)
+
+
+def test_trains_from_a_prepared_dataset(tmp_path):
+    # `data.dataset` reads a built `synthetic_sequences` dataset: the task's pools are its stored
+    # examples (which equal the on-the-fly stream of that config), and a step trains on them.
+    from posejax.tasks.pooled_regressor import _prepare
+    from posejax_datasets.synthetic_sequences import stream_examples
+
+    data_dir = str(tmp_path / "tfds")
+    cfg = tiny_config()
+    cfg.data.update(dataset="synthetic_sequences/tiny", data_dir=data_dir, num_train=3, num_validation=2)
+    task = PooledRegressorTask(cfg)
+    for split, count in (("train", 3), ("validation", 2)):
+        pool = task.pool(split)
+        assert len(pool) == count
+        for got, example in zip(pool, stream_examples("tiny", split=split, num_examples=count)):
+            want = _prepare(example, task.image_size, task.space, task.model)
+            for key in want:
+                np.testing.assert_allclose(got[key], want[key], atol=1e-6, err_msg=f"{split} {key}")
+    assert os.path.isdir(os.path.join(data_dir, "synthetic_sequences", "tiny"))  # built on first use
+    batch = task.train_batch(0, 2, 0, 1)
+    state = jax.jit(task.init_state)(jax.random.key(0), batch)
+    state, metrics = jax.jit(task.train_step)(state, batch, jax.random.key(1))
+    assert np.isfinite(float(metrics["loss"]))
+
+    def refused(match, **data):
+        bad = tiny_config()
+        bad.data.update(data_dir=data_dir, **data)
+        with pytest.raises(ValueError, match=match):
+            PooledRegressorTask(bad).pool("train")
+
+    refused("has 3 train sequences; the config asks for 8", dataset="synthetic_sequences/tiny")
+    refused("holds coco23 keypoints .* the config reads body25b", dataset="synthetic_sequences/tiny",
+            num_train=3, observation="body25b")
+    refused("must be 'synthetic_sequences/<config>'", dataset="synthetic_multiview/tiny", num_train=3)
