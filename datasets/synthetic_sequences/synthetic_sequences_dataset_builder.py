@@ -119,10 +119,10 @@ CONFIGS = [
         sequence=dict(min_frames=250), num_train=200, num_validation=20, held_out_every=5),
     SyntheticSequencesConfig(
         name="coco23_regressor_cpu",
-        description="The pooled regressor's `:cpu` training data: coco23, >= 300 frames, 4000 + 60 "
+        description="The pooled regressor's `:cpu` training data: coco23, >= 300 frames, 10000 + 60 "
                     "sequences (the `:cpu` run reads the first 600), held-out validation motions, "
                     "64 procedural clips added to the training motion.",
-        sequence=dict(min_frames=300), num_train=4000, num_validation=60, held_out_every=5,
+        sequence=dict(min_frames=300), num_train=10000, num_validation=60, held_out_every=5,
         train_procedural_clips=64),
 ]
 

@@ -243,3 +243,24 @@ def test_trains_from_a_prepared_dataset(tmp_path):
     refused("holds coco23 keypoints .* the config reads body25b", dataset="synthetic_sequences/tiny",
             num_train=3, observation="body25b")
     refused("must be 'synthetic_sequences/<config>'", dataset="synthetic_multiview/tiny", num_train=3)
+
+
+def test_cpu_10k_variant_reads_the_cpu_runs_sequences():
+    # `:cpu_10k` reads a prepared dataset whose builder config makes exactly what `:cpu`
+    # synthesises on the fly (same motion split, procedural clips, length, seed), with enough
+    # training sequences.
+    from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
+
+    from posejax.benchmark.timing import experiment_config
+
+    cpu, big = experiment_config("pooled_regressor", "cpu"), experiment_config("pooled_regressor", "cpu_10k")
+    name, config = big.data.dataset.split("/")
+    made = builder._get_config(config)
+    assert name == builder.NAME and made.num_train >= big.data.num_train > cpu.data.num_train
+    assert made.num_validation == big.data.num_validation == cpu.data.num_validation
+    assert (made.held_out_every, made.train_procedural_clips, made.num_procedural_clips, made.seed,
+            made.motion_source, made.body_model) == (
+        cpu.data.held_out_every, cpu.data.train_procedural_clips, cpu.data.num_procedural_clips, cpu.seed,
+        cpu.data.motion_source, cpu.body_model)
+    assert made.sequence == {"min_frames": cpu.data.min_frames} and cpu.data.observation == "coco23"
+    assert big.model.to_dict() == cpu.model.to_dict()
