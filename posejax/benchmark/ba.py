@@ -112,7 +112,7 @@ def _solver_problem(kp, size, method: Optional[str] = None):
     prep = ba._prepare(kp, "coco17", None, size, None, model, cfg, prior, False)
     z, ref, data = ba._problem(prep, model, False, ba._padded_length(kp.shape[0]))
     run = solvers._build(ba._objective, method or str(cfg.solver.method), float(cfg.solver.tol),
-                         int(cfg.solver.history_size), False)
+                         int(cfg.solver.history_size))
     return run, (jax.numpy.int32(1), z, ba._stage_masks(z, 1), ref, data, weights, model, prior)
 
 

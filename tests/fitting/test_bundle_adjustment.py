@@ -9,6 +9,7 @@ add one compilation each.
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -406,3 +407,17 @@ def test_fuzz_corrupted_clips(video, t, seed, frame_drop, keypoint_drop, garbage
     nothing = ~present.any(1)
     assert np.all(result.detection[nothing] == -1) and not result.inlier[nothing].any()
     np.testing.assert_array_equal(result.detection[~nothing], 0)
+
+
+def test_benchmark_solver_problem_runs_the_bundle_adjustment_solve(video):
+    # `python -m posejax.benchmark ba` compiles the library's own solver on a clip; one iteration
+    # of it must lower the energy it starts from (this broke once when the solver builder's
+    # signature changed).
+    from posejax.benchmark import ba as ba_benchmark
+
+    run, args = ba_benchmark._solver_problem(video.keypoints, SIZE)
+    params, iterations, value, grad_norm = run(*args)
+    _, none, start, _ = run(np.int32(0), *args[1:])     # the same program, no iteration
+    assert int(none) == 0 and int(iterations) == 1
+    assert np.isfinite(float(grad_norm)) and float(value) < float(start)
+    assert jax.tree.structure(params) == jax.tree.structure(args[1])
