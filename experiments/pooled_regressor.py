@@ -38,7 +38,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         # folder (<out>/tfds) mixed in at `pseudo_gt_fraction` of the sequences.
         train_motion_source="", pseudo_gt="", pseudo_gt_fraction=0.5,
         # Training from a prepared TFDS dataset instead of on-the-fly synthesis (README): e.g.
-        # dataset="synthetic_sequences/coco23_motion_split" under data_dir (built on first use);
+        # dataset="synthetic_sequences/coco23_regressor_cpu" under data_dir (built on first use);
         # the first num_train / num_validation examples of its splits; the motion fields above
         # are then unused (the dataset's config fixes the motion).
         dataset="", data_dir=""))

@@ -103,7 +103,7 @@ def normalize_observations(keypoints2d, confidence, image_size) -> np.ndarray:
     return np.concatenate([rel.reshape(kp.shape[0], -1), conf, where], -1).astype(np.float32)
 
 
-_POOLS: Dict[str, List[dict]] = {}  # synthesised sequences per (data config, split), per process
+_POOLS: Dict[str, List[dict]] = {}  # raw sequences per (data config, split, count), per process
 IMAGE_SIZE = (1000, 1000)  # (W, H) of the synthetic sequences, pixels (the synthesiser's default)
 
 
