@@ -162,12 +162,14 @@ def test_batch_gives_the_single_clip_results(fit, video):
         assert_sane(got, want.num_frames)
         # Both clips pad to PAD_MULTIPLE frames, the length of the single solves: the vmapped
         # solver runs the same iterations on the same data; the tolerances allow float32
-        # reassociation of the batched reductions (measured: 2e-4 px on ~1000 px coordinates).
+        # reassociation of the batched reductions, which depends on the CPU's vector width
+        # (measured on an AVX-512 CPU, the single-frame clip: 2.1e-5 rad, 2.4e-5 m, 4.2e-3 px,
+        # energy 4.8e-5 relative; the 30-frame clip 100 times less).
         for name in ("theta", "betas", "joints"):
-            np.testing.assert_allclose(getattr(got, name), getattr(want, name), atol=1e-5, err_msg=name)
-        np.testing.assert_allclose(got.keypoints2d, want.keypoints2d, rtol=1e-6, atol=1e-3)
+            np.testing.assert_allclose(getattr(got, name), getattr(want, name), atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(got.keypoints2d, want.keypoints2d, rtol=1e-6, atol=2e-2)
         np.testing.assert_array_equal(got.inlier, want.inlier)
-        assert got.energies["total"] == pytest.approx(want.energies["total"], rel=1e-5)
+        assert got.energies["total"] == pytest.approx(want.energies["total"], rel=2e-4)
 
 
 def test_given_init_is_used_and_checked(fit, video):

