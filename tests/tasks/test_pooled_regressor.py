@@ -261,3 +261,18 @@ def test_cpu_10k_variant_reads_the_cpu_runs_sequences():
         cpu.data.motion_source, cpu.body_model)
     assert made.sequence == {"min_frames": cpu.data.min_frames} and cpu.data.observation == "coco23"
     assert big.model.to_dict() == cpu.model.to_dict()
+
+
+def test_root_view_of_any_length_equals_the_op_by_op_view():
+    # `_root_view` pads lengths to one bucket (one compilation for many lengths); the padding
+    # must not change the frames it returns.
+    from posejax.geometry.static_view import point_to_static_view
+    from posejax.tasks.pooled_regressor import _root_view
+
+    rng = np.random.default_rng(0)
+    cam = np.array([0.3, -0.05, 2.5, 1.1], np.float32)
+    for t in (1, 300, 513):
+        root = np.stack([rng.uniform(-2, 2, t), rng.uniform(0.8, 1.0, t), rng.uniform(3, 12, t)], -1)
+        view = _root_view(root.astype(np.float32), cam)
+        assert view.shape == (t, 3)
+        np.testing.assert_allclose(view, point_to_static_view(root, *cam), atol=1e-6)
