@@ -70,7 +70,8 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     elif arg == "cpu_10k":
         # The `:cpu` network on 10,000 prepared sequences (`synthetic_sequences/coco23_regressor_cpu`,
         # built on first use under data.data_dir, default ~/tensorflow_datasets: 6 min, 3.4 GB;
-        # its first 600 are `:cpu`'s) for 100k steps: 37 min on 2 CPU cores (README).
+        # its first 600 are `:cpu`'s, up to float32 rounding) for 100k steps: 37 min on 2 CPU
+        # cores (README).
         cfg = get_config("cpu")
         cfg.update(dict(num_steps=100_000, eval_every=25_000, checkpoint_every=25_000))
         cfg.data.update(dataset="synthetic_sequences/coco23_regressor_cpu", num_train=10_000)

@@ -3,7 +3,7 @@
 Data: `synthetic_sequences` examples (`posejax_datasets.synthetic_sequences.stream_examples`)
 synthesised at start-up into in-memory pools (`config.data`), or read from a prepared TFDS
 dataset when `data.dataset` names one (`dataset_sequences`; `synthetic_sequences/coco23_regressor_cpu`
-holds the very sequences `:cpu` synthesises). The motion clips are split first
+holds the sequences `:cpu` synthesises, up to float32 rounding in one batch). The motion clips are split first
 (`motion_split.split_clips`: every `data.held_out_every`-th clip is held out), so the validation sequences show
 motions never seen in training, on their own seed stream (subjects and cameras differ too).
 `data.train_procedural_clips` adds that many embedded procedural clips to the training motion only;
