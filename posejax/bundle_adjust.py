@@ -3,7 +3,7 @@
     python -m posejax.bundle_adjust --keypoints=PATH --out=result.npz \\
         [--layout=coco17] [--image_size=W,H] [--frames=START:STOP] [--video=PATH] \\
         [--figures_dir=DIR] [--body_model=open] [--pose_prior=GMM.npz] [--camera=weak|perspective] \\
-        [--config.solver.stages=30,200] [--config.weights.pose_prior=2.0] ...
+        [--config.solver.ftol=1e-4] [--config.weights.pose_prior=2.0] ...
 
 Inputs:
   --keypoints: an OpenPose JSON folder (BODY_25B), a COCO keypoint JSON file, or an .npz with

@@ -416,8 +416,7 @@ def _compile_ahead(detections_shape, layout, image_size, *, model, cfg, weights,
 
     def solver():
         solvers.minimize(_objective, z, _stage_masks(z, 1), ref, data, weights, model, prior,
-                         method=str(cfg.solver.method), maxiter=1, tol=float(cfg.solver.tol),
-                         history_size=int(cfg.solver.history_size))
+                         **_solver_options(cfg, 1))
 
     def evaluation():
         jax.block_until_ready(_evaluate(z, ref, data, weights, model, prior))
@@ -547,6 +546,15 @@ def _stages(cfg) -> List[int]:
     return stages
 
 
+def _solver_options(cfg, maxiter: int) -> Dict[str, Any]:
+    """`solvers.minimize` options of one stage (the grouped scaling is posejax-lbfgs's alone, so
+    the other backends take the config unchanged with their scalar one)."""
+    method = str(cfg.solver.method)
+    return dict(method=method, maxiter=maxiter, tol=float(cfg.solver.tol), ftol=float(cfg.solver.ftol),
+                history_size=int(cfg.solver.history_size),
+                scaling=str(cfg.solver.scaling) if method == "posejax-lbfgs" else "scalar")
+
+
 def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
     """Runs the stages; returns (variables, per-stage SolverInfo-like dicts). With `batched`, the
     inputs carry a leading axis of clips solved by one vmapped solver and the diagnostics are one
@@ -556,8 +564,7 @@ def _solve(z, ref, data, weights, model, prior, cfg, batched: bool = False):
         if iters == 0:
             continue
         t0 = time.perf_counter()
-        options = dict(method=str(cfg.solver.method), maxiter=iters, tol=float(cfg.solver.tol),
-                       history_size=int(cfg.solver.history_size))
+        options = _solver_options(cfg, iters)
         if batched:  # the stage masks depend on shapes only: shared by the clips
             masks = _stage_masks(jax.tree_util.tree_map(lambda x: x[0], z), min(i, 1))
             z, infos = solvers.minimize_batch(_objective, z, masks, ref, data, weights, model, prior,

@@ -10,9 +10,12 @@ arrays with one of three L-BFGS implementations:
   * "jaxopt-lbfgs": `jaxopt.LBFGS` (zoom line search; jaxopt is no longer developed).
   * "optax-lbfgs": `optax.lbfgs` (where jaxopt's L-BFGS lives on), driven by a `lax.while_loop`.
 
-All stop when the gradient's L2 norm drops below `tol` or after `maxiter` iterations, and all run
-the whole solve inside one jitted function (compiled with `posejax.fast_compile`'s options). The
-jitted solver is cached per (fun, method, tol, history_size), with the iteration limit a traced
+All stop when the gradient's L2 norm drops below `tol`, when the value fell by at most
+`ftol * |value|` over the last `lbfgs.WINDOW` iterations (a stalled solve; `ftol=0` turns this off),
+or after `maxiter` iterations, and all run the whole solve inside one jitted function (compiled with `posejax.fast_compile`'s options). posejax's also
+takes `scaling="grouped"`, a diagonal initial Hessian with one scale per group of variables
+(`posejax.fitting.lbfgs`). The jitted solver is cached per (fun, method, tol, history_size,
+scaling, ftol), with the iteration limit a traced
 argument; JAX re-traces only when the shapes of `init_params`/`args` change, so data that changes
 between calls must be passed in `args` (not closed over) to avoid recompiling.
 """
@@ -40,13 +43,15 @@ class SolverInfo:
       iterations: L-BFGS iterations run.
       value: final objective value.
       grad_norm: L2 norm of the final gradient (over the whole pytree).
-      converged: grad_norm <= tol (False when stopped by maxiter).
+      converged: grad_norm <= tol, or stalled (False when stopped by maxiter).
+      stalled: stopped by the `ftol` test.
     """
 
     iterations: int
     value: float
     grad_norm: float
     converged: bool
+    stalled: bool = False
 
 
 def _tree_norm(tree) -> jax.Array:
@@ -55,9 +60,10 @@ def _tree_norm(tree) -> jax.Array:
 
 @functools.lru_cache(maxsize=64)
 def _build(fun: Callable, method: str, tol: float, history_size: int,
-           args_in_axes: Optional[Tuple[Optional[int], ...]] = None):
-    """Returns a jitted `run(maxiter, init_params, *args) -> (params, iterations, value, grad_norm)`,
-    vmapped over a leading axis of `init_params` and of the `args` whose entry in `args_in_axes`
+           args_in_axes: Optional[Tuple[Optional[int], ...]] = None, scaling: str = "scalar",
+           ftol: float = 0.0):
+    """Returns a jitted `run(maxiter, init_params, *args) -> (params, iterations, value, grad_norm,
+    stalled)`, vmapped over a leading axis of `init_params` and of the `args` whose entry in `args_in_axes`
     is 0 when `args_in_axes` is given (None entries: shared by every problem).
 
     Both backends run one `lax.while_loop` over the backend's own update step with the iteration
@@ -65,10 +71,12 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
     reuse it), and the update step is compiled once (`jaxopt`'s own `run` unrolls a first update
     outside its loop, which doubled the compile time of the bundle-adjustment solver).
     """
+    from posejax.fitting.lbfgs import WINDOW, stall_window
+
     if method == "posejax-lbfgs":
         from posejax.fitting import lbfgs
 
-        run = lbfgs.build_solver(fun, tol, history_size)
+        run = lbfgs.build_solver(fun, tol, history_size, scaling=scaling, ftol=ftol)
 
     elif method == "jaxopt-lbfgs":
         import jaxopt  # imported lazily: only this backend needs it
@@ -77,17 +85,22 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
 
         def run(maxiter, init, *args):
             def keep_going(carry):
-                _, state = carry
-                return (state.iter_num < maxiter) & (state.error > tol)
+                _, state, _, stalled = carry
+                return (state.iter_num < maxiter) & (state.error > tol) & ~stalled
 
             def step(carry):
-                params, state = carry
-                return tuple(solver.update(params, state, *args))
+                params, state, recent, _ = carry
+                params, state = solver.update(params, state, *args)
+                recent, stalled = stall_window(recent, state.iter_num, state.value, ftol)
+                return params, state, recent, stalled
 
-            params, state = jax.lax.while_loop(keep_going, step, (init, solver.init_state(init, *args)))
+            state = solver.init_state(init, *args)
+            recent = jnp.full((WINDOW,), jnp.inf, state.value.dtype)
+            params, state, _, stalled = jax.lax.while_loop(
+                keep_going, step, (init, state, recent, jnp.asarray(False)))
             value = jnp.where(state.iter_num > 0, state.value, fun(params, *args))
             gnorm = jnp.where(state.iter_num > 0, state.error, _tree_norm(jax.grad(fun)(params, *args)))
-            return params, state.iter_num, value, gnorm
+            return params, state.iter_num, value, gnorm, stalled
 
     else:
         import optax
@@ -100,21 +113,26 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
             value_and_grad = optax.value_and_grad_from_state(f)
 
             def step(carry):
-                params, state = carry
+                params, state, recent, _ = carry
                 value, grad = value_and_grad(params, state=state)
                 updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=f)
-                return optax.apply_updates(params, updates), state
+                recent, stalled = stall_window(recent, otu.tree_get(state, "count"),
+                                                otu.tree_get(state, "value"), ftol)
+                return optax.apply_updates(params, updates), state, recent, stalled
 
             def keep_going(carry):
-                _, state = carry
+                _, state, _, stalled = carry
                 count = otu.tree_get(state, "count")
                 err = _tree_norm(otu.tree_get(state, "grad"))
-                return (count < maxiter) & ((count == 0) | (err > tol))
+                return (count < maxiter) & ((count == 0) | (err > tol)) & ~stalled
 
-            params, state = jax.lax.while_loop(keep_going, step, (init, opt.init(init)))
+            dtype = jax.tree_util.tree_leaves(init)[0].dtype
+            recent = jnp.full((WINDOW,), jnp.inf, dtype)
+            params, state, _, stalled = jax.lax.while_loop(
+                keep_going, step, (init, opt.init(init), recent, jnp.asarray(False)))
             # The state's value/grad belong to the final params (computed in the last line search).
             return (params, otu.tree_get(state, "count"), otu.tree_get(state, "value"),
-                    _tree_norm(otu.tree_get(state, "grad")))
+                    _tree_norm(otu.tree_get(state, "grad")), stalled)
 
     if args_in_axes is not None:
         unbatched = run
@@ -125,9 +143,15 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
     return jax.jit(run, compiler_options=fast_compile.compiler_options())
 
 
-def _check(method: str, maxiter: int, tol: float, history_size: int) -> None:
+def _check(method: str, maxiter: int, tol: float, history_size: int, scaling: str = "scalar",
+           ftol: float = 0.0) -> None:
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
+    if scaling not in ("scalar", "grouped") or (scaling == "grouped" and method != "posejax-lbfgs"):
+        raise ValueError(f"`scaling` must be 'scalar', or 'grouped' with method='posejax-lbfgs'; got "
+                         f"scaling={scaling!r} with method={method!r}")
+    if not ftol >= 0:
+        raise ValueError(f"`ftol` must be >= 0, got {ftol!r}")
     if not (isinstance(maxiter, int) and maxiter >= 1):
         raise ValueError(f"`maxiter` must be a positive int, got {maxiter!r}")
     if not (isinstance(history_size, int) and history_size >= 1):
@@ -138,7 +162,7 @@ def _check(method: str, maxiter: int, tol: float, history_size: int) -> None:
 
 def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str = "posejax-lbfgs",
              maxiter: int = 500, tol: float = 1e-6, history_size: int = 10,
-             batched: bool = False) -> tuple[Any, SolverInfo]:
+             batched: bool = False, scaling: str = "scalar", ftol: float = 0.0) -> tuple[Any, SolverInfo]:
     """Minimises `fun(params, *args)` with L-BFGS.
 
     Args:
@@ -150,6 +174,9 @@ def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str
       maxiter: maximum number of iterations.
       tol: stop when the gradient's L2 norm is at most this.
       history_size: number of (s, y) pairs kept by L-BFGS.
+      scaling: "scalar" (textbook) or "grouped" (posejax-lbfgs only; `posejax.fitting.lbfgs`).
+      ftol: also stop when the value fell by at most ftol |value| over the last `lbfgs.WINDOW`
+        iterations; 0 turns the test off.
       batched: `init_params` and every one of `args` carry a leading batch axis (see
         `minimize_batch`, which also takes shared arguments); SolverInfo then reports the largest
         iteration count and gradient norm and the mean value.
@@ -159,24 +186,30 @@ def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str
     """
     if batched:
         params, infos = minimize_batch(fun, init_params, *args, method=method, maxiter=maxiter, tol=tol,
-                                       history_size=history_size)
-        gnorm = max(i.grad_norm for i in infos)
+                                       history_size=history_size, scaling=scaling, ftol=ftol)
         return params, SolverInfo(iterations=max(i.iterations for i in infos),
-                                  value=float(np.mean([i.value for i in infos])), grad_norm=gnorm,
-                                  converged=bool(gnorm <= tol))
-    _check(method, maxiter, tol, history_size)
-    run = _build(fun, method, float(tol), int(history_size))
-    params, iters, value, gnorm = run(jnp.int32(maxiter), init_params, *args)
+                                  value=float(np.mean([i.value for i in infos])),
+                                  grad_norm=max(i.grad_norm for i in infos),
+                                  converged=all(i.converged for i in infos),
+                                  stalled=all(i.stalled for i in infos))
+    _check(method, maxiter, tol, history_size, scaling, ftol)
+    run = _build(fun, method, float(tol), int(history_size), None, scaling, float(ftol))
+    params, iters, value, gnorm, stalled = run(jnp.int32(maxiter), init_params, *args)
     # numpy, not jnp: eager jnp reductions would each compile a small program on a first call.
-    gnorm = float(np.asarray(gnorm))
-    return params, SolverInfo(iterations=int(np.asarray(iters)), value=float(np.asarray(value)),
-                              grad_norm=gnorm, converged=bool(gnorm <= tol))
+    return params, _info(iters, value, gnorm, stalled, tol)
+
+
+def _info(iters, value, gnorm, stalled, tol: float) -> SolverInfo:
+    gnorm, stalled = float(np.asarray(gnorm)), bool(np.asarray(stalled))
+    return SolverInfo(iterations=int(np.asarray(iters)), value=float(np.asarray(value)), grad_norm=gnorm,
+                      converged=bool(gnorm <= tol) or stalled, stalled=stalled)
 
 
 def minimize_batch(fun: Callable[..., jax.Array], init_params: Any, *args,
                    args_in_axes: Optional[Sequence[Optional[int]]] = None,
                    method: str = "posejax-lbfgs", maxiter: int = 500, tol: float = 1e-6,
-                   history_size: int = 10) -> tuple[Any, List[SolverInfo]]:
+                   history_size: int = 10, scaling: str = "scalar", ftol: float = 0.0
+                   ) -> tuple[Any, List[SolverInfo]]:
     """Minimises B independent problems `fun(params[b], *args[b])` with one vmapped L-BFGS.
 
     Each problem keeps its own line search and curvature history and stops updating when it
@@ -185,7 +218,7 @@ def minimize_batch(fun: Callable[..., jax.Array], init_params: Any, *args,
     propagates the sharding; the only cross-device traffic is the loop's "any left?" test).
 
     Args:
-      fun, method, maxiter, tol, history_size: as for `minimize`.
+      fun, method, maxiter, tol, history_size, scaling, ftol: as for `minimize`.
       init_params: pytree of float arrays with a leading axis of B problems.
       *args: extra pytrees passed to `fun`.
       args_in_axes: per entry of `args`, 0 (leading batch axis) or None (shared by all
@@ -194,13 +227,11 @@ def minimize_batch(fun: Callable[..., jax.Array], init_params: Any, *args,
     Returns:
       (params with the leading axis B, one SolverInfo per problem).
     """
-    _check(method, maxiter, tol, history_size)
+    _check(method, maxiter, tol, history_size, scaling, ftol)
     axes = tuple(0 for _ in args) if args_in_axes is None else tuple(args_in_axes)
     if len(axes) != len(args) or any(a not in (0, None) for a in axes):
         raise ValueError(f"`args_in_axes` needs one entry (0 or None) per argument ({len(args)}), got "
                          f"{args_in_axes!r}")
-    run = _build(fun, method, float(tol), int(history_size), axes)
-    params, iters, value, gnorm = run(jnp.int32(maxiter), init_params, *args)
-    iters, value, gnorm = (np.asarray(x) for x in (iters, value, gnorm))
-    return params, [SolverInfo(iterations=int(i), value=float(v), grad_norm=float(g), converged=bool(g <= tol))
-                    for i, v, g in zip(iters, value, gnorm)]
+    run = _build(fun, method, float(tol), int(history_size), axes, scaling, float(ftol))
+    params, iters, value, gnorm, stalled = run(jnp.int32(maxiter), init_params, *args)
+    return params, [_info(*row, tol) for row in zip(*(np.asarray(x) for x in (iters, value, gnorm, stalled)))]
