@@ -58,13 +58,14 @@ def default_config() -> ml_collections.ConfigDict:
       solver.tol: stop a stage when the gradient norm of the per-frame energy (energy / number of
         frames) is below this.
       solver.ftol: stop a stage when the energy fell by at most this fraction over the last 10
-        iterations (converged: on the benchmark clip the default solve stops after about 370
-        iterations, 0.01% above the energy of 3,000 iterations and 1 mm from their joints); 0
-        runs every stage to its cap.
+        iterations (converged: on the benchmark clip the default solve stops after about 415
+        iterations, 0.009% above the energy of 3,000 iterations and 1.2 mm from their joints);
+        0 runs every stage to its cap.
       solver.scaling: posejax-lbfgs's initial Hessian: "grouped" (one scale per joint angle,
-        camera coordinate and the shape, `posejax.fitting.lbfgs`; about 1.6x fewer iterations
-        to convergence and 4 mm lower PA-MPJPE on the synthetic round trip than "scalar"). The
-        other backends always use their scalar one.
+        camera coordinate and the shape, `posejax.fitting.lbfgs`; measured with the earlier
+        weights: 340 instead of 530 iterations to convergence, and 66.1 instead of 69.5 mm
+        PA-MPJPE on the synthetic round trip after 530 iterations, than "scalar"). The other backends always use
+        their scalar one.
       solver.history_size: L-BFGS memory.
       init: the per-frame initialisation (`posejax.fitting.initialization.InitConfig`).
       tracking: multi-person input: `method` ("joint" or "shortest_path"), `skip_cost_px` (the

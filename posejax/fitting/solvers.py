@@ -11,13 +11,13 @@ arrays with one of three L-BFGS implementations:
   * "optax-lbfgs": `optax.lbfgs` (where jaxopt's L-BFGS lives on), driven by a `lax.while_loop`.
 
 All stop when the gradient's L2 norm drops below `tol`, when the value fell by at most
-`ftol * |value|` over the last `lbfgs.WINDOW` iterations (a stalled solve; `ftol=0` turns this off),
-or after `maxiter` iterations, and all run the whole solve inside one jitted function (compiled with `posejax.fast_compile`'s options). posejax's also
-takes `scaling="grouped"`, a diagonal initial Hessian with one scale per group of variables
-(`posejax.fitting.lbfgs`). The jitted solver is cached per (fun, method, tol, history_size,
-scaling, ftol), with the iteration limit a traced
-argument; JAX re-traces only when the shapes of `init_params`/`args` change, so data that changes
-between calls must be passed in `args` (not closed over) to avoid recompiling.
+`ftol * |value|` over the last `lbfgs.WINDOW` iterations (a stalled solve; `ftol=0` turns this
+off), or after `maxiter` iterations, and all run the whole solve inside one jitted function
+(compiled with `posejax.fast_compile`'s options). posejax's also takes `scaling="grouped"`, a
+diagonal initial Hessian with one scale per group of variables (`posejax.fitting.lbfgs`). The
+jitted solver is cached per (fun, method, tol, history_size, scaling, ftol), with the iteration
+limit a traced argument; JAX re-traces only when the shapes of `init_params`/`args` change, so
+data that changes between calls must be passed in `args` (not closed over) to avoid recompiling.
 """
 
 from __future__ import annotations
@@ -63,19 +63,17 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
            args_in_axes: Optional[Tuple[Optional[int], ...]] = None, scaling: str = "scalar",
            ftol: float = 0.0):
     """Returns a jitted `run(maxiter, init_params, *args) -> (params, iterations, value, grad_norm,
-    stalled)`, vmapped over a leading axis of `init_params` and of the `args` whose entry in `args_in_axes`
-    is 0 when `args_in_axes` is given (None entries: shared by every problem).
+    stalled)`, vmapped over a leading axis of `init_params` and of the `args` whose entry in
+    `args_in_axes` is 0 when `args_in_axes` is given (None entries: shared by every problem).
 
     Both backends run one `lax.while_loop` over the backend's own update step with the iteration
     limit as a traced argument, so one compilation serves every `maxiter` (stages of a staged solve
     reuse it), and the update step is compiled once (`jaxopt`'s own `run` unrolls a first update
     outside its loop, which doubled the compile time of the bundle-adjustment solver).
     """
-    from posejax.fitting.lbfgs import WINDOW, stall_window
+    from posejax.fitting import lbfgs
 
     if method == "posejax-lbfgs":
-        from posejax.fitting import lbfgs
-
         run = lbfgs.build_solver(fun, tol, history_size, scaling=scaling, ftol=ftol)
 
     elif method == "jaxopt-lbfgs":
@@ -91,11 +89,11 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
             def step(carry):
                 params, state, recent, _ = carry
                 params, state = solver.update(params, state, *args)
-                recent, stalled = stall_window(recent, state.iter_num, state.value, ftol)
+                recent, stalled = lbfgs.stall_window(recent, state.iter_num, state.value, ftol)
                 return params, state, recent, stalled
 
             state = solver.init_state(init, *args)
-            recent = jnp.full((WINDOW,), jnp.inf, state.value.dtype)
+            recent = jnp.full((lbfgs.WINDOW,), jnp.inf, state.value.dtype)
             params, state, _, stalled = jax.lax.while_loop(
                 keep_going, step, (init, state, recent, jnp.asarray(False)))
             value = jnp.where(state.iter_num > 0, state.value, fun(params, *args))
@@ -116,8 +114,8 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
                 params, state, recent, _ = carry
                 value, grad = value_and_grad(params, state=state)
                 updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=f)
-                recent, stalled = stall_window(recent, otu.tree_get(state, "count"),
-                                                otu.tree_get(state, "value"), ftol)
+                recent, stalled = lbfgs.stall_window(recent, otu.tree_get(state, "count"),
+                                                      otu.tree_get(state, "value"), ftol)
                 return optax.apply_updates(params, updates), state, recent, stalled
 
             def keep_going(carry):
@@ -127,7 +125,7 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
                 return (count < maxiter) & ((count == 0) | (err > tol)) & ~stalled
 
             dtype = jax.tree_util.tree_leaves(init)[0].dtype
-            recent = jnp.full((WINDOW,), jnp.inf, dtype)
+            recent = jnp.full((lbfgs.WINDOW,), jnp.inf, dtype)
             params, state, _, stalled = jax.lax.while_loop(
                 keep_going, step, (init, opt.init(init), recent, jnp.asarray(False)))
             # The state's value/grad belong to the final params (computed in the last line search).
