@@ -18,8 +18,8 @@ The clip: a procedural walk (embedded, no data needed) filmed by `synthetic_vide
     T = 250, 1000, 5000 frames (the clip repeated), and the warm solve time there;
   * batch: `bundle_adjust_batch` of 16 clips (one vmapped solve) against 16 single calls.
 
-Targets (issue acceptance, 2-core CPU, T = 250): warm solve to convergence <= 1.0 s, first call <= 15 s, memory
-linear in T.
+Targets (issue acceptance, 2-core CPU, T = 250): warm solve to convergence <= 1.0 s, first call
+<= 15 s, memory linear in T.
 """
 
 from __future__ import annotations
