@@ -135,8 +135,9 @@ def _solver_problem(kp, size, method: Optional[str] = None):
     z, ref, data = ba._problem(prep, model, False, ba._padded_length(kp.shape[0]))
     if method:
         cfg.solver.method = method
-    o = ba._solver_options(cfg, 1)
-    run = solvers._build(ba._objective, o["method"], o["tol"], o["history_size"], None, o["scaling"], o["ftol"])
+    options = ba._solver_options(cfg, 1)
+    del options["maxiter"]  # a traced argument of the compiled solver
+    run = solvers.compiled_solver(ba._objective, **options)
     return run, (jax.numpy.int32(1), z, ba._stage_masks(z, 1), ref, data, weights, model, prior)
 
 

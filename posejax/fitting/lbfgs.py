@@ -83,6 +83,11 @@ class _State(NamedTuple):
     stalled: jax.Array      # the value fell by at most ftol |value| over the last WINDOW
 
 
+def empty_window(dtype) -> jax.Array:
+    """The ring of `stall_window` before any value: (WINDOW,) of inf."""
+    return jnp.full((WINDOW,), jnp.inf, dtype)
+
+
 def stall_window(recent: jax.Array, iteration, value, ftol: float):
     """Records `value` as iteration `iteration`'s in the ring `recent` (WINDOW,) of the latest
     values (inf where none yet); returns (recent, whether the value fell by at most
@@ -166,7 +171,7 @@ def build_solver(fun: Callable, tol: float, history_size: int, max_backtracks: i
                        step=jnp.asarray(0.0, dtype), slope=jnp.asarray(0.0, dtype),
                        s=history, y=history, rho=jnp.zeros((m,), dtype), newest=jnp.asarray(0),
                        iterations=jnp.asarray(-1), backtracks=jnp.asarray(0),
-                       recent=jnp.full((WINDOW,), jnp.inf, dtype), stalled=jnp.asarray(False))
+                       recent=empty_window(dtype), stalled=jnp.asarray(False))
 
         def keep_going(st):
             gnorm = jnp.sqrt(_dot(st.grad, st.grad))

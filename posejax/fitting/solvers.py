@@ -93,7 +93,7 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
                 return params, state, recent, stalled
 
             state = solver.init_state(init, *args)
-            recent = jnp.full((lbfgs.WINDOW,), jnp.inf, state.value.dtype)
+            recent = lbfgs.empty_window(state.value.dtype)
             params, state, _, stalled = jax.lax.while_loop(
                 keep_going, step, (init, state, recent, jnp.asarray(False)))
             value = jnp.where(state.iter_num > 0, state.value, fun(params, *args))
@@ -125,7 +125,7 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
                 return (count < maxiter) & ((count == 0) | (err > tol)) & ~stalled
 
             dtype = jax.tree_util.tree_leaves(init)[0].dtype
-            recent = jnp.full((lbfgs.WINDOW,), jnp.inf, dtype)
+            recent = lbfgs.empty_window(dtype)
             params, state, _, stalled = jax.lax.while_loop(
                 keep_going, step, (init, opt.init(init), recent, jnp.asarray(False)))
             # The state's value/grad belong to the final params (computed in the last line search).
@@ -141,11 +141,23 @@ def _build(fun: Callable, method: str, tol: float, history_size: int,
     return jax.jit(run, compiler_options=fast_compile.compiler_options())
 
 
+def compiled_solver(fun: Callable, method: str = "posejax-lbfgs", tol: float = 1e-6, history_size: int = 10,
+                    scaling: str = "scalar", ftol: float = 0.0,
+                    args_in_axes: Optional[Sequence[Optional[int]]] = None):
+    """The cached jitted solver that `minimize` (or, with `args_in_axes`, `minimize_batch`) runs:
+    `run(maxiter, init_params, *args) -> (params, iterations, value, grad_norm, stalled)`, for
+    benchmarks that time its tracing and compilation apart. Arguments as for those functions."""
+    axes = None if args_in_axes is None else tuple(args_in_axes)
+    return _build(fun, method, float(tol), int(history_size), axes, scaling, float(ftol))
+
+
 def _check(method: str, maxiter: int, tol: float, history_size: int, scaling: str = "scalar",
            ftol: float = 0.0) -> None:
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
-    if scaling not in ("scalar", "grouped") or (scaling == "grouped" and method != "posejax-lbfgs"):
+    from posejax.fitting.lbfgs import SCALINGS
+
+    if scaling not in SCALINGS or (scaling == "grouped" and method != "posejax-lbfgs"):
         raise ValueError(f"`scaling` must be 'scalar', or 'grouped' with method='posejax-lbfgs'; got "
                          f"scaling={scaling!r} with method={method!r}")
     if not ftol >= 0:
@@ -191,7 +203,7 @@ def minimize(fun: Callable[..., jax.Array], init_params: Any, *args, method: str
                                   converged=all(i.converged for i in infos),
                                   stalled=all(i.stalled for i in infos))
     _check(method, maxiter, tol, history_size, scaling, ftol)
-    run = _build(fun, method, float(tol), int(history_size), None, scaling, float(ftol))
+    run = compiled_solver(fun, method, tol, history_size, scaling, ftol)
     params, iters, value, gnorm, stalled = run(jnp.int32(maxiter), init_params, *args)
     # numpy, not jnp: eager jnp reductions would each compile a small program on a first call.
     return params, _info(iters, value, gnorm, stalled, tol)
@@ -230,6 +242,6 @@ def minimize_batch(fun: Callable[..., jax.Array], init_params: Any, *args,
     if len(axes) != len(args) or any(a not in (0, None) for a in axes):
         raise ValueError(f"`args_in_axes` needs one entry (0 or None) per argument ({len(args)}), got "
                          f"{args_in_axes!r}")
-    run = _build(fun, method, float(tol), int(history_size), axes, scaling, float(ftol))
+    run = compiled_solver(fun, method, tol, history_size, scaling, ftol, axes)
     params, iters, value, gnorm, stalled = run(jnp.int32(maxiter), init_params, *args)
     return params, [_info(*row, tol) for row in zip(*(np.asarray(x) for x in (iters, value, gnorm, stalled)))]

@@ -47,7 +47,7 @@ def test_compiled_once_per_shape_and_across_maxiter():
         w, _ = minimize(least_squares, jnp.zeros(3), a, b, maxiter=maxiter)
         np.testing.assert_allclose(w, b, atol=1e-4)
     assert solvers._build.cache_info().misses == 1
-    run = solvers._build(least_squares, "posejax-lbfgs", 1e-6, 10, None, "scalar", 0.0)
+    run = solvers.compiled_solver(least_squares, tol=1e-6, history_size=10)
     assert run._cache_size() == 1
 
 
