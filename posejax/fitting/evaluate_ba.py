@@ -1,9 +1,9 @@
 """Evaluation of bundle adjustment: the protocol behind the README's numbers.
 
     python -m posejax.fitting.evaluate_ba [--num_frames=250] [--clips=all] [--ablation=true]
-        [--real=true] [--tracking_seeds=20] [--out_dir=ba_eval]
+        [--real=true] [--tracking_seeds=20] [--error_sources=false] [--out_dir=ba_eval]
 
-Three measurements:
+Three measurements, and an optional fourth:
 
   1. **Synthetic round trip on real motion.** Every retargeted CMU clip of ../shared/data is
      filmed by a random static perspective camera (`synthetic_video`: azimuth anywhere around the
@@ -19,6 +19,12 @@ Three measurements:
   3. **Tracking.** Synthetic two-person clips where the people cross and the detection order is
      shuffled per frame (`two_person_video`); the fraction of frames in which the track follows
      one and the same person (its majority identity).
+
+With `--error_sources=true`, a fourth: **where the round trip's error comes from.** The default
+round trip again with noise-free keypoints (no noise, outliers or missing frames) from the
+per-frame initialisation, then from the true motion (`synthetic_video.ground_truth_init`) with the
+default and the perspective camera and without the temporal terms: how far from the truth the
+energy's own minimum lies, against how far the solve from its own start ends.
 
 Writes `results.json` and `results.md` (tables) to `--out_dir` and prints the tables.
 """
@@ -65,7 +71,8 @@ def _pa_mm(pred, gt, mask=None) -> float:
 
 def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[str, dict]] = None,
                          verbose: bool = True, evaluated: Optional[Sequence[str]] = None,
-                         init_fn: Optional[Callable] = None) -> List[dict]:
+                         init_fn: Optional[Callable] = None, video_options: Optional[dict] = None,
+                         start_from_truth: bool = False) -> List[dict]:
     """Measurement 1 (module docstring): one row per clip and configuration.
 
     Args:
@@ -75,6 +82,8 @@ def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[st
       evaluated: names of the clips to fit (default: all); the others only shape the prior.
       init_fn: optional `init_fn(keypoints, layout, pose_prior) -> Init` replacing bundle
         adjustment's own per-frame initialisation.
+      video_options: keyword arguments of `synthetic_video` (e.g. `noise_px=0.0`).
+      start_from_truth: start from the true motion (`ground_truth_init`) instead.
 
     Returns:
       dicts with clip, frames, config, init_mm, ba_mm, iterations, seconds.
@@ -82,8 +91,10 @@ def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[st
     from posejax.body import kinematics
     from posejax.body.loading import load_body_model
     from posejax.fitting.bundle_adjustment import bundle_adjust
-    from posejax.fitting.synthetic_video import synthetic_video
+    from posejax.fitting.synthetic_video import ground_truth_init, synthetic_video
 
+    if init_fn is not None and start_from_truth:
+        raise ValueError("give `init_fn` or `start_from_truth`, not both")
     configs = configs or {"E_R + E_P + E_T": {}}
     model = load_body_model("open")
     rows = []
@@ -91,8 +102,11 @@ def synthetic_round_trip(clips, num_frames: int = 250, configs: Optional[Dict[st
         if evaluated is not None and clip.name not in evaluated:
             continue
         prior = held_out_pose_prior(clips, clip.name)
-        video = synthetic_video(clip, seed=i, num_frames=min(num_frames, clip.num_frames))
+        video = synthetic_video(clip, seed=i, num_frames=min(num_frames, clip.num_frames),
+                                **(video_options or {}))
         init = None if init_fn is None else init_fn(video.keypoints, video.layout, prior)
+        if start_from_truth:
+            init = ground_truth_init(clip, video)
         for name, overrides in configs.items():
             t0 = time.perf_counter()
             r = bundle_adjust(video.keypoints, layout=video.layout, image_size=video.image_size,
@@ -142,6 +156,30 @@ def real_clip(view: int = 1, data_dir: Optional[str] = None, config: Optional[di
         print(f"  camera {view}: init {out['init_mm']:.1f} mm, BA {out['ba_mm']:.1f} mm PA-MPJPE "
               f"({out['compared_frames']} frames)", flush=True)
     return out
+
+
+NOISE_FREE = {"noise_px": 0.0, "outlier_fraction": 0.0, "missing_fraction": 0.0}
+"""`synthetic_video` options of perfect keypoints."""
+
+ERROR_SOURCES = (
+    ("per-frame initialisation", False, {}),
+    ("true motion", True, {}),
+    ("true motion, perspective camera", True, {"camera": "perspective"}),
+    ("true motion, no temporal terms", True, ABLATION["E_R + E_P"]),
+)
+"""Rows of measurement 4: (name, start from the truth, config overrides)."""
+
+
+def error_sources(clips, num_frames: int = 250, verbose: bool = True) -> List[dict]:
+    """Measurement 4 (module docstring): the `ERROR_SOURCES` rows on noise-free keypoints."""
+    rows = []
+    for name, truth, overrides in ERROR_SOURCES:
+        if verbose:
+            print(f" {name}:", flush=True)
+        for row in synthetic_round_trip(clips, num_frames, {name: overrides}, verbose=verbose,
+                                        video_options=NOISE_FREE, start_from_truth=truth):
+            rows.append({**row, "start": "truth" if truth else "per-frame initialisation"})
+    return rows
 
 
 def tracking(clips, seeds: int = 20, num_frames: int = 120, verbose: bool = True) -> dict:
@@ -196,6 +234,14 @@ def markdown(results: dict) -> str:
         lines.append(f"Real clip, camera {r['view']} alone vs triangulation of the other three: "
                      f"per-frame init {r['init_mm']:.1f} mm, bundle adjustment {r['ba_mm']:.1f} mm "
                      f"PA-MPJPE (COCO joints, {r['compared_frames']} frames).")
+    rows = results.get("error_sources", [])
+    if rows:
+        lines += ["| noise-free keypoints, start from | " + " | ".join(dict.fromkeys(r["clip"] for r in rows)) + " | mean |",
+                  "| --- | " + " | ".join("---" for _ in dict.fromkeys(r["clip"] for r in rows)) + " | --- |"]
+        for name in dict.fromkeys(r["config"] for r in rows):
+            mine = [r["ba_mm"] for r in rows if r["config"] == name]
+            lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in mine) + f" | **{np.mean(mine):.1f}** |")
+        lines.append("")
     if "tracking" in results:
         t = results["tracking"]
         lines.append(f"Tracking: right person in {100 * t['mean']:.1f}% of frames on average, "
@@ -217,6 +263,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--real", default="true", choices=("true", "false"))
     parser.add_argument("--views", default="1,2,3,4", help="cameras of the real clip fitted alone")
     parser.add_argument("--tracking_seeds", type=int, default=20, help="0 skips the tracking test")
+    parser.add_argument("--error_sources", default="false", choices=("true", "false"),
+                        help="also measurement 4 (about 4 minutes more)")
     parser.add_argument("--out_dir", default="ba_eval")
     args = parser.parse_args(argv)
     enable_compilation_cache()
@@ -228,6 +276,9 @@ def main(argv=None) -> dict:
     print("synthetic round trip (PA-MPJPE, 24 SMPL joints, held-out pose prior):", flush=True)
     configs = ABLATION if args.ablation == "true" else {"E_R + E_P + E_T": {}}
     results["synthetic"] = synthetic_round_trip(chosen, args.num_frames, configs)
+    if args.error_sources == "true":
+        print("where the error comes from (noise-free keypoints):", flush=True)
+        results["error_sources"] = error_sources(chosen, args.num_frames)
     # The pose prior for the figures that follow is the shipped one: the real clip is not in it.
     if args.real == "true":
         print("real 4-camera clip:", flush=True)

@@ -15,6 +15,10 @@ The camera is perspective (as real cameras are), so the weak-perspective model o
 approximation, as it is on real video. Ground truth: the SMPL joints (T, 24, 3) in the camera's
 orientation (world joints rotated by R), for Procrustes-aligned metrics, and the world trajectory.
 
+`ground_truth_init` turns the truth into a bundle-adjustment start (pose, shape and cameras in
+the fit's conventions), to measure where the energy's minimum lies apart from where the solver
+ends from its own start.
+
 `two_person_video` films two clips at once, crossing each other, and shuffles the detection order
 in every frame (a detector returns people in arbitrary order) to test tracking.
 """
@@ -30,8 +34,13 @@ from posejax.body import kinematics
 from posejax.body.loading import load_body_model
 from posejax.body.model import BodyModel
 from posejax.geometry.cameras import look_at
+from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-__all__ = ["SyntheticVideo", "synthetic_video", "two_person_video"]
+__all__ = ["SyntheticVideo", "synthetic_video", "two_person_video", "ground_truth_init"]
+
+_CAMERA_TO_FIT = np.diag([1.0, -1.0, -1.0])
+"""OpenCV camera axes (x right, y down, z forward) to the fit's frame (x right, y up, z towards
+the camera)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,3 +223,44 @@ def two_person_video(clip_a, clip_b, *, seed: int = 0, num_frames: int = 120, la
                           joints=(people[0][1] @ R.T).astype(np.float32), keypoints_clean=clean0.astype(np.float32),
                           outlier=np.zeros(clean0.shape[:2], bool), missing=~(ident >= 0).any(1),
                           K=K, R=R, t=t, identity=ident)
+
+
+def ground_truth_init(clip, video: SyntheticVideo, *, start: int = 0,
+                      body_model: Union[str, BodyModel] = "open") -> dict:
+    """The true motion of a `synthetic_video` as a `bundle_adjust` start (`init=`).
+
+    The global orientation is expressed relative to the camera (the fit's frame: x right, y up,
+    z towards the camera); the weak-perspective camera of each frame has the scale focal / depth
+    of the pelvis and the translation that puts the pelvis at its true pixel.
+
+    Args:
+      clip: the `MotionClip` the video was made from.
+      video: `synthetic_video(clip, start=start, ...)`.
+      start: the video's first frame in the clip.
+      body_model: the model that posed the clip.
+
+    Returns:
+      mapping with pose (T, 24, 3) radians, betas (S,), cameras {scale (T,) px/m, translation
+      (T, 2) px}.
+    """
+    model = _model(body_model)
+    n = video.joints.shape[0]
+    if start < 0 or start + n > clip.num_frames:
+        raise ValueError(f"the video's {n} frames from {start} are not in clip {clip.name!r} "
+                         f"({clip.num_frames} frames)")
+    frames = np.arange(start, start + n)
+    pose = np.asarray(clip.pose[frames], np.float64).copy()
+    root = _CAMERA_TO_FIT @ video.R @ np.asarray(axis_angle_to_matrix(pose[:, 0]), np.float64)
+    pose[:, 0] = np.asarray(matrix_to_axis_angle(root.astype(np.float32)), np.float64)
+    betas = np.zeros(model.num_betas, np.float32)
+    given = np.asarray(clip.betas, np.float32)[:model.num_betas]
+    betas[:given.shape[0]] = given
+    _, jt3d = _world_points(model, video.layout, clip, frames)
+    pelvis_cam = jt3d[:, 0] @ video.R.T + video.t
+    focal, centre = video.K[0, 0], video.K[:2, 2]
+    scale = focal / pelvis_cam[:, 2]
+    pelvis_px = pelvis_cam[:, :2] / pelvis_cam[:, 2:] * focal + centre
+    pelvis_fit = np.asarray(kinematics.joints(model, pose.astype(np.float32), betas), np.float64)[:, 0]
+    translation = pelvis_px - scale[:, None] * np.stack([pelvis_fit[:, 0], -pelvis_fit[:, 1]], -1)
+    return {"pose": pose.astype(np.float32), "betas": betas,
+            "cameras": {"scale": scale.astype(np.float32), "translation": translation.astype(np.float32)}}

@@ -1,9 +1,13 @@
-"""Synthetic videos: degradation statistics and keypoints a detector could not see."""
+"""Synthetic videos: degradation statistics, keypoints a detector could not see, and the true
+motion as a bundle-adjustment start."""
 
 import numpy as np
 import pytest
 
-from posejax.fitting.synthetic_video import _unseen_as_missing, synthetic_video
+from posejax.body import kinematics
+from posejax.body.loading import load_body_model
+from posejax.fitting.initialization import project_keypoints
+from posejax.fitting.synthetic_video import _unseen_as_missing, ground_truth_init, synthetic_video
 from posejax.synth.procedural import procedural_clips
 
 
@@ -42,3 +46,24 @@ def test_keypoints_outside_the_image_or_behind_the_camera_are_missing(clip):
     assert out[0, 0, 2] == 1.0  # in front, inside the image
     assert out[0, 1, 2] == 0.0 and np.isnan(out[0, 1, 0])  # behind the camera
     assert out[0, 2, 2] == 0.0  # far outside the image
+
+
+def test_ground_truth_init_is_the_truth_in_the_fits_conventions(clip):
+    model = load_body_model("open")
+    v = synthetic_video(clip, seed=2, start=30, num_frames=40, noise_px=0.0, outlier_fraction=0.0,
+                        missing_fraction=0.0)
+    init = ground_truth_init(clip, v, start=30)
+    # Joints: the truth's camera-oriented joints with y and z turned (OpenCV -> y up, z to camera).
+    joints = np.asarray(kinematics.joints(model, init["pose"], init["betas"]), np.float64)
+    truth = v.joints * np.array([1.0, -1.0, -1.0])
+    rel = lambda x: x - x[:, :1]  # noqa: E731
+    np.testing.assert_allclose(rel(joints), rel(truth), atol=2e-4)
+    # Cameras: the pelvis lands on its true pixel; the other keypoints within the weak-perspective
+    # approximation of a person 4-7 m away (depth spread / depth ~ 5%: tens of pixels at most).
+    cams = init["cameras"]
+    kp = np.asarray(project_keypoints(model, "coco17", init["pose"], init["betas"], cams["scale"],
+                                      cams["translation"]))
+    err = np.linalg.norm(kp - v.keypoints_clean, axis=-1)
+    assert np.median(err) < 8.0 and err.max() < 40.0
+    with pytest.raises(ValueError, match="not in clip"):
+        ground_truth_init(clip, v, start=clip.num_frames - 10)
