@@ -239,11 +239,13 @@ def markdown(results: dict) -> str:
                      f"PA-MPJPE (COCO joints, {r['compared_frames']} frames).")
     rows = results.get("error_sources", [])
     if rows:
-        lines += ["| noise-free keypoints, start from | " + " | ".join(dict.fromkeys(r["clip"] for r in rows)) + " | mean |",
-                  "| --- | " + " | ".join("---" for _ in dict.fromkeys(r["clip"] for r in rows)) + " | --- |"]
+        clips = list(dict.fromkeys(r["clip"] for r in rows))
+        lines += ["| noise-free keypoints, start from | " + " | ".join(clips) + " | mean |",
+                  "| --- | " + " | ".join("---" for _ in clips) + " | --- |"]
         for name in dict.fromkeys(r["config"] for r in rows):
             mine = [r["ba_mm"] for r in rows if r["config"] == name]
-            lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in mine) + f" | **{np.mean(mine):.1f}** |")
+            lines.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in mine)
+                         + f" | **{np.mean(mine):.1f}** |")
         lines.append("")
     if "tracking" in results:
         t = results["tracking"]

@@ -61,6 +61,10 @@ def test_ground_truth_init_is_the_truth_in_the_fits_conventions(clip):
     # Cameras: the pelvis lands on its true pixel; the other keypoints within the weak-perspective
     # approximation of a person 4-7 m away (depth spread / depth ~ 5%: tens of pixels at most).
     cams = init["cameras"]
+    pelvis_cam = v.joints[:, 0] + v.t
+    pelvis_px = pelvis_cam[:, :2] / pelvis_cam[:, 2:] * v.K[0, 0] + v.K[:2, 2]
+    fit_px = cams["scale"][:, None] * joints[:, 0, :2] * np.array([1.0, -1.0]) + cams["translation"]
+    np.testing.assert_allclose(fit_px, pelvis_px, atol=0.05)
     kp = np.asarray(project_keypoints(model, "coco17", init["pose"], init["betas"], cams["scale"],
                                       cams["translation"]))
     err = np.linalg.norm(kp - v.keypoints_clean, axis=-1)
