@@ -25,10 +25,10 @@ from posejax.body.hn_shape import TARGET_HEIGHT, hn_to_betas
 from posejax.body.kinematics import rest_joints
 from posejax.body.model import BodyModel
 from posejax.body.layouts import convert_keypoints, get_layout
+from posejax.fitting.initialization import CAMERA_ROTATION  # bundle adjustment's camera axes
 from posejax.geometry.cameras import StaticCamera, static_to_perspective
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
-_OPENCV_TO_BA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)  # bundle adjustment's camera axes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +112,7 @@ class RegressionResult:
         translation = pixel - scale[:, None] * np.array([rest_pelvis[0], -rest_pelvis[1]], np.float32)
         root = np.asarray(axis_angle_to_matrix(self.pose[:, 0]))
         pose = self.pose.copy()
-        pose[:, 0] = np.asarray(matrix_to_axis_angle(_OPENCV_TO_BA @ np.asarray(cams.R, np.float32) @ root))
+        pose[:, 0] = np.asarray(matrix_to_axis_angle(CAMERA_ROTATION @ np.asarray(cams.R, np.float32) @ root))
         return {"pose": pose, "betas": self.betas,
                 "cameras": {"scale": scale, "translation": translation.astype(np.float32)}}
 

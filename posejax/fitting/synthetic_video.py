@@ -33,14 +33,11 @@ import numpy as np
 from posejax.body import kinematics
 from posejax.body.loading import load_body_model
 from posejax.body.model import BodyModel
+from posejax.fitting.initialization import CAMERA_ROTATION, weak_perspective
 from posejax.geometry.cameras import look_at
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 __all__ = ["SyntheticVideo", "synthetic_video", "two_person_video", "ground_truth_init"]
-
-_CAMERA_TO_FIT = np.diag([1.0, -1.0, -1.0])
-"""OpenCV camera axes (x right, y down, z forward) to the fit's frame (x right, y up, z towards
-the camera)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,15 +247,15 @@ def ground_truth_init(clip, video: SyntheticVideo, *, start: int = 0,
                          f"({clip.num_frames} frames)")
     frames = np.arange(start, start + n)
     pose = np.asarray(clip.pose[frames], np.float64).copy()
-    root = _CAMERA_TO_FIT @ video.R @ np.asarray(axis_angle_to_matrix(pose[:, 0]), np.float64)
+    root = CAMERA_ROTATION @ video.R @ np.asarray(axis_angle_to_matrix(pose[:, 0]), np.float64)
     pose[:, 0] = np.asarray(matrix_to_axis_angle(root.astype(np.float32)), np.float64)
+    pose = pose.astype(np.float32)
     betas = np.asarray(clip.betas, np.float32)  # as `_world_points` poses it
-    _, jt3d = _world_points(model, video.layout, clip, frames)
-    pelvis_cam = jt3d[:, 0] @ video.R.T + video.t
-    focal, centre = video.K[0, 0], video.K[:2, 2]
-    scale = focal / pelvis_cam[:, 2]
-    pelvis_px = pelvis_cam[:, :2] / pelvis_cam[:, 2:] * focal + centre
-    pelvis_fit = np.asarray(kinematics.joints(model, pose.astype(np.float32), betas), np.float64)[:, 0]
-    translation = pelvis_px - scale[:, None] * np.stack([pelvis_fit[:, 0], -pelvis_fit[:, 1]], -1)
-    return {"pose": pose.astype(np.float32), "betas": betas,
-            "cameras": {"scale": scale.astype(np.float32), "translation": translation.astype(np.float32)}}
+    # The true pelvis in camera coordinates (`video.joints` is rotated into the camera, not moved).
+    pelvis_cam = np.asarray(video.joints[:, :1], np.float64) + video.t
+    pelvis_px = _project(pelvis_cam, video.K, np.eye(3), np.zeros(3))[:, 0]
+    scale = (video.K[0, 0] / pelvis_cam[:, 0, 2]).astype(np.float32)
+    pelvis_fit = kinematics.joints(model, pose, betas)[:, :1]
+    at_zero = np.asarray(weak_perspective(pelvis_fit, scale, np.zeros((n, 2), np.float32)))[:, 0]
+    return {"pose": pose, "betas": betas,
+            "cameras": {"scale": scale, "translation": (pelvis_px - at_zero).astype(np.float32)}}
