@@ -82,6 +82,19 @@ def test_fixed_camera_config_places_the_camera_on_the_circle():
         VirtualPoseTask(cfg)
 
 
+def test_long_cpu_config_is_the_cpu_network_trained_longer_on_more_scenes():
+    from posejax.benchmark.timing import experiment_config
+
+    cpu = experiment_config("virtualpose", "cpu").to_dict()
+    long = experiment_config("virtualpose", "cpu_long").to_dict()
+    assert long["model"] == cpu["model"] and long["optimizer"] == cpu["optimizer"]
+    assert (long["num_steps"], long["data"].pop("num_train")) == (8_000, 4_000)
+    cpu["data"].pop("num_train")
+    assert long["data"] == cpu["data"]
+    with pytest.raises(ValueError, match="':cpu_long'"):
+        experiment_config("virtualpose", "cpu_longer")
+
+
 def test_camera_study_checks_its_runs(tmp_path):
     import json
 
