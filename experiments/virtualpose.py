@@ -10,9 +10,10 @@ Default: the paper's sizes (960 x 512 images, 240 x 128 AGR, a 64^3 cube of 2 m 
 capture space 8 x 2 x 8 m in 80 x 20 x 80 voxels of 100 mm, sigma 200 mm), random virtual
 cameras, 1-3 people, Adam. `:tiny` is a small model on small maps and grids for tests and CPU
 demos; `:cpu` is the CPU-feasible run (about half an hour on two cores); `:cpu_long` the same
-network trained four times as long on 4,000 instead of 1,500 scenes (about 70 minutes); `:cpu_fixed` is `:cpu` trained for one camera
-(`data.camera="fixed"`, `data.fixed_camera` = (azimuth deg, distance m, height m, horizontal FoV
-deg) on the random cameras' circle), the paper's Table 5 setting.
+network trained four times as long on 4,000 instead of 1,500 scenes (about 70 minutes);
+`:cpu_fixed` is `:cpu` trained for one camera (`data.camera="fixed"`, `data.fixed_camera` =
+(azimuth deg, distance m, height m, horizontal FoV deg) on the random cameras' circle), the
+paper's Table 5 setting.
 """
 
 import ml_collections

@@ -25,10 +25,9 @@ from posejax.body.hn_shape import TARGET_HEIGHT, hn_to_betas
 from posejax.body.kinematics import rest_joints
 from posejax.body.model import BodyModel
 from posejax.body.layouts import convert_keypoints, get_layout
-from posejax.fitting.initialization import CAMERA_ROTATION  # bundle adjustment's camera axes
+from posejax.fitting.initialization import CAMERA_ROTATION, weak_perspective
 from posejax.geometry.cameras import StaticCamera, static_to_perspective
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +107,10 @@ class RegressionResult:
         half_width = 0.5 * np.float32(self.image_size[0])
         scale = (half_width / np.tan(0.5 * hfov)) / np.exp(self.root_view[:, 2])
         pixel = self.root_view[:, :2] * half_width + 0.5 * np.asarray(self.image_size, np.float32)
-        rest_pelvis = np.asarray(rest_joints(model, self.betas))[0]
-        translation = pixel - scale[:, None] * np.array([rest_pelvis[0], -rest_pelvis[1]], np.float32)
+        rest_pelvis = np.asarray(rest_joints(model, self.betas))[:1]
+        no_shift = np.zeros((len(scale), 2), np.float32)
+        at_zero = np.asarray(weak_perspective(rest_pelvis, scale, no_shift))[:, 0]  # (T, 2) pixels
+        translation = pixel - at_zero
         root = np.asarray(axis_angle_to_matrix(self.pose[:, 0]))
         pose = self.pose.copy()
         pose[:, 0] = np.asarray(matrix_to_axis_angle(CAMERA_ROTATION @ np.asarray(cams.R, np.float32) @ root))
