@@ -6,7 +6,8 @@ rendered without limit from 3D poses under virtual cameras ("the free lunch"). O
 
   * 1 to `max_people` people, each a random frame of a random motion clip, turned to a random
     yaw and stood at a random place of the capture space (a rectangle of the ground, metres;
-    people keep `min_separation` apart);
+    people keep `min_separation` apart); with probability `mirror` a person is replaced by their
+    mirror image (left and right swapped), which doubles the poses a few clips provide;
   * a virtual camera with known intrinsics: `camera="random"` puts it on a circle around the
     space at a random azimuth, distance, height and field of view, aimed at a random point near
     the space's centre; `camera="fixed"` uses one given camera for every scene (the paper's
@@ -75,6 +76,9 @@ class AGRConfig:
         count per scene). All zero gives exact AGR.
       box_margin: boxes enclose the person's projected joints plus this fraction of their size on
         each side (detector boxes include the body's outline, not only joint centres).
+      mirror: probability that a person is reflected in the vertical plane through their root,
+        with left and right keypoints swapped: a pose as plausible as the original (the body
+        is close to symmetric) that the motion clips may not contain.
     """
 
     image_size: Tuple[int, int] = (960, 512)
@@ -96,6 +100,7 @@ class AGRConfig:
     miss_rate: float = 0.05
     false_positives: float = 1.0
     box_margin: float = 0.1
+    mirror: float = 0.0
 
     def __post_init__(self):
         w, h = self.image_size
@@ -113,6 +118,8 @@ class AGRConfig:
             lo, hi = getattr(self, name)
             if not lo <= hi:
                 raise ValueError(f"{name} must be a (low, high) range, got {(lo, hi)}")
+        if not 0 <= self.mirror <= 1:
+            raise ValueError(f"mirror is a probability, got {self.mirror}")
         if not (0 <= self.miss_rate <= 1 and self.jitter_px >= 0 and self.false_positives >= 0
                 and self.heatmap_sigma > 0):
             raise ValueError("need 0 <= miss_rate <= 1, jitter_px >= 0, false_positives >= 0, heatmap_sigma > 0")
@@ -284,6 +291,12 @@ def synthesize_agr(seed: int, clips: Sequence, num_scenes: int, config: AGRConfi
     shift = np.stack(transl)[:, [0, 2]] - pelvis[:, [0, 2]]
     kp[..., [0, 2]] += shift[:, None]
     pelvis[:, [0, 2]] += shift
+    # Mirroring draws from its own stream, so mirror=0 gives the scenes it always gave.
+    flipped = np.random.default_rng([seed, 2]).random(len(kp)) < cfg.mirror
+    if flipped.any():
+        mirrored = kp[flipped][:, np.asarray(get_layout(cfg.layout).flip_indices)]
+        mirrored[..., 0] = 2 * pelvis[flipped, None, 0] - mirrored[..., 0]
+        kp[flipped] = mirrored
     kp = kp.reshape(num_scenes, p_max, j, 3)
     pelvis = pelvis.reshape(num_scenes, p_max, 3)
 

@@ -60,7 +60,7 @@ class VirtualPoseTask(Task):
             min_people=int(data.min_people), max_people=int(data.max_people),
             space_x=tuple(data.space_x), space_z=tuple(data.space_z),
             jitter_px=float(data.jitter_px), miss_rate=float(data.miss_rate),
-            false_positives=float(data.false_positives))
+            false_positives=float(data.false_positives), mirror=float(data.get("mirror", 0.0)))
         if data.camera == "fixed":
             # config: (azimuth deg, distance m, height m, horizontal FoV deg) on the random cameras' circle
             spec = data.get("fixed_camera")

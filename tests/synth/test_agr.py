@@ -95,6 +95,25 @@ def test_corruption(clips):
     assert not np.allclose(jittered["heatmaps"], exact["heatmaps"])
 
 
+def test_mirrored_people_are_reflections_with_sides_swapped(clips, exact):
+    import dataclasses
+
+    from posejax.body.layouts import get_layout
+
+    mirrored = synthesize_agr(0, clips, 6, dataclasses.replace(EXACT, mirror=1.0))
+    # The same people, cameras and roots; each person's joints reflected in the vertical plane
+    # (x = root x) and relabelled left for right.
+    for key in ("K", "R", "t", "roots3d", "people"):
+        np.testing.assert_array_equal(mirrored[key], exact[key])
+    back = mirrored["joints3d"][..., np.asarray(get_layout("coco17").flip_indices), :]
+    back[..., 0] = np.where(exact["people"][..., None], 2 * exact["roots3d"][..., None, 0] - back[..., 0], 0.0)
+    np.testing.assert_allclose(back, exact["joints3d"], atol=1e-5)
+    assert not np.allclose(mirrored["heatmaps"], exact["heatmaps"])
+    half = synthesize_agr(0, clips, 6, dataclasses.replace(EXACT, mirror=0.5))
+    same = [np.allclose(half["joints3d"][s, p], exact["joints3d"][s, p]) for s, p in zip(*np.nonzero(exact["people"]))]
+    assert 0 < sum(same) < len(same)
+
+
 def test_fixed_camera_and_truncation(clips, exact):
     cam = (exact["K"][0], exact["R"][0], exact["t"][0])
     fixed = synthesize_agr(3, clips, 3, AGRConfig(camera="fixed", fixed_camera=cam, jitter_px=0.0,
@@ -118,6 +137,8 @@ def test_bad_settings():
         AGRConfig(camera="fixed")
     with pytest.raises(ValueError, match="miss_rate"):
         AGRConfig(miss_rate=2.0)
+    with pytest.raises(ValueError, match="mirror"):
+        AGRConfig(mirror=-0.1)
     with pytest.raises(ValueError, match="motion clip"):
         synthesize_agr(0, [], 1)
     with pytest.raises(ValueError, match="cannot place"):

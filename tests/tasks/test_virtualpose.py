@@ -88,7 +88,8 @@ def test_long_cpu_config_is_the_cpu_network_trained_longer_on_more_scenes():
     cpu = experiment_config("virtualpose", "cpu").to_dict()
     long = experiment_config("virtualpose", "cpu_long").to_dict()
     assert long["model"] == cpu["model"] and long["optimizer"] == cpu["optimizer"]
-    assert (long["num_steps"], long["data"].pop("num_train")) == (8_000, 4_000)
+    assert (long["num_steps"], long["data"].pop("num_train"), long["data"].pop("mirror")) == (12_000, 4_000, 0.5)
+    assert cpu["data"].pop("mirror") == 0.0
     cpu["data"].pop("num_train")
     assert long["data"] == cpu["data"]
     with pytest.raises(ValueError, match="':cpu_long'"):
