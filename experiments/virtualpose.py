@@ -36,7 +36,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
         space_x=(-3.0, 3.0), space_z=(-3.0, 3.0), camera="random", fixed_camera=None,
         jitter_px=3.0, miss_rate=0.05, false_positives=1.0, mirror=0.0,
         motion_source="auto", num_procedural_clips=64, held_out_every=5,
-        num_train=20_000, num_validation=500))
+        num_train=20_000, num_validation=500, validation_seed=None))
     cfg.model = ml_collections.ConfigDict(dict(
         space_centre=(0.0, 1.0, 0.0), space_size=(8.0, 2.0, 8.0), space_shape=(80, 20, 80),
         cube_size=2.0, cube_shape=64, sigma=0.2, depth_features=64, root_features=32, pose_features=32))

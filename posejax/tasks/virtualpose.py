@@ -97,6 +97,8 @@ class VirtualPoseTask(Task):
             count = int(data.num_train if split == "train" else data.num_validation)
             print(f"{split}: {count} AGR scenes from {len(use)} motion clips", flush=True)
             seed = int(self.config.seed) * 2 + (split == "validation")
+            if split == "validation" and data.get("validation_seed") is not None:
+                seed = int(data.validation_seed)   # other held-out scenes for a finished run
             self._pools[split] = synthesize_agr(seed, use, count, self.agr, self.config.body_model)
         return self._pools[split]
 

@@ -142,6 +142,36 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
         return ml_collections.ConfigDict(json.load(f))
 
 
+def override_config(config: ml_collections.ConfigDict, assignments) -> ml_collections.ConfigDict:
+    """A copy of `config` with `"dotted.key=value"` assignments applied (e.g. to evaluate a finished
+    run on more or other held-out data). Values are Python literals, or strings if they do not
+    parse as one; a key may be new, but its parent must exist (a misspelt section fails).
+
+    Raises:
+      ValueError: an assignment without "=", or a missing parent section.
+    """
+    import ast
+
+    config = ml_collections.ConfigDict(config.to_dict())
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key:
+            raise ValueError(f"config override {assignment!r} is not of the form dotted.key=value")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        *parents, leaf = key.split(".")
+        node = config
+        for i, name in enumerate(parents):
+            if not isinstance(node.get(name), ml_collections.ConfigDict):
+                raise ValueError(f"config override {assignment!r}: the config has no section "
+                                 f"{'.'.join(parents[:i + 1])!r}")
+            node = node[name]
+        node[leaf] = value
+    return config
+
+
 def restore_state(workdir: str, task: Task, step: Optional[int] = None) -> TrainState:
     """The latest checkpointed state of the run in `workdir`, or the one of `step` (shapes from
     `task.example_batch`).
@@ -174,14 +204,15 @@ def load_trained(workdir: str, task_name: str) -> Tuple[Task, TrainState]:
 
 
 def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None,
-             step: Optional[int] = None) -> Dict[str, float]:
+             step: Optional[int] = None, output: str = "evaluation.json") -> Dict[str, float]:
     """Evaluates the latest checkpoint of a run (or the kept one of `step`); writes
-    `workdir/evaluation.json`.
+    `workdir/<output>`.
 
     Args:
       workdir: the run's folder.
       config: overrides the saved config (default: `workdir/config.json`).
       step: a kept checkpoint's step (default: the latest).
+      output: the results file's name inside `workdir`.
     """
     workdir = os.path.abspath(workdir)
     config = load_config(workdir) if config is None else config
@@ -189,6 +220,6 @@ def evaluate(workdir: str, config: Optional[ml_collections.ConfigDict] = None,
     state = restore_state(workdir, task, step)
     step = int(jax.device_get(state.step))
     scalars = run_evaluation(task, state, workdir, step)
-    with open(os.path.join(workdir, "evaluation.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(workdir, output), "w", encoding="utf-8") as f:
         json.dump({"step": step, **scalars}, f, indent=2)
     return {"step": step, **scalars}

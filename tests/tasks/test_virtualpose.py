@@ -65,6 +65,18 @@ def test_zero_weights_skip_their_networks():
         jax.eval_shape(VirtualPoseTask(cfg).losses, params, batch)
 
 
+def test_validation_seed_draws_other_held_out_scenes():
+    from posejax.tasks.virtualpose import VirtualPoseTask
+
+    cfg = tiny_experiment("virtualpose")
+    default = VirtualPoseTask(cfg).pool("validation")
+    cfg.data.validation_seed = int(cfg.seed) * 2 + 1          # the default's own seed: the same scenes
+    np.testing.assert_array_equal(VirtualPoseTask(cfg).pool("validation")["R"], default["R"])
+    cfg.data.validation_seed = 1234
+    other = VirtualPoseTask(cfg).pool("validation")
+    assert other["R"].shape == default["R"].shape and not np.allclose(other["R"], default["R"])
+
+
 def test_fixed_camera_config_places_the_camera_on_the_circle():
     from posejax.benchmark.timing import experiment_config
     from posejax.tasks.virtualpose import VirtualPoseTask

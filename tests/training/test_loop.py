@@ -62,6 +62,18 @@ def test_evaluate_reproduces_the_training_evaluation(tmp_path):
     assert json.load(open(tmp_path / "evaluation.json"))["sq_error"] == pytest.approx(scalars["sq_error"])
 
 
+def test_config_overrides():
+    cfg = _config()
+    cfg.sub = {"n": 3}
+    new = loop.override_config(cfg, ["num_steps=7", "sub.n=4", "sub.name=abc", "sub.pair=(1, 2)"])
+    assert (new.num_steps, new.sub.n, new.sub.name, tuple(new.sub.pair)) == (7, 4, "abc", (1, 2))
+    assert (cfg.num_steps, cfg.sub.n) == (60, 3)                      # a copy: the original is unchanged
+    with pytest.raises(ValueError, match="section 'sbu'"):
+        loop.override_config(cfg, ["sbu.n=4"])
+    with pytest.raises(ValueError, match="dotted.key=value"):
+        loop.override_config(cfg, ["num_steps"])
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("num_steps", 0, "num_steps"),
     ("batch_size", -1, "batch_size"),
