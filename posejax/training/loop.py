@@ -15,6 +15,7 @@ The workdir receives `config.json`, `checkpoints/` (Orbax; a rerun resumes from 
 
 from __future__ import annotations
 
+import ast
 import collections
 import json
 import os
@@ -150,8 +151,6 @@ def override_config(config: ml_collections.ConfigDict, assignments) -> ml_collec
     Raises:
       ValueError: an assignment without "=", or a missing parent section.
     """
-    import ast
-
     config = ml_collections.ConfigDict(config.to_dict())
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
