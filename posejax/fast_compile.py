@@ -5,8 +5,9 @@ operations that run once per call, so on CPU their compilation is a large part o
 for. XLA:CPU's newer fusion emitters compile each of the energy's ~190 fusions as its own LLVM
 module; the older loop emitters compile the same graph about 40% faster. Measured on the
 bundle-adjustment solver (T = 250, 2-core CPU): compilation 6.6 s -> 3.6 s; one evaluation of the
-energy and its gradient runs about 10% slower (6.05 -> 6.65 ms), a good trade for programs that
-run a few hundred iterations once per call. Other backends keep their defaults.
+energy and its gradient, timed alone, ran about 10% slower (6.05 -> 6.65 ms); inside the compiled
+solver (JAX 0.10.2) an iteration is 21% faster than with the fusion emitters, so these options win
+on both counts there. Other backends keep their defaults.
 """
 
 from __future__ import annotations
