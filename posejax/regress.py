@@ -19,14 +19,17 @@ import dataclasses
 from typing import Optional, Tuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from posejax.body.hn_shape import TARGET_HEIGHT, hn_to_betas
+from posejax.body import kinematics
 from posejax.body.kinematics import rest_joints
 from posejax.body.model import BodyModel
 from posejax.body.layouts import convert_keypoints, get_layout
 from posejax.fitting.initialization import CAMERA_ROTATION, weak_perspective
-from posejax.geometry.cameras import StaticCamera, static_to_perspective
+from posejax.fitting.static_camera import StaticCameraFit, StaticCameraPriors, fit_static_camera
+from posejax.geometry.cameras import StaticCamera, _static_rotation, static_to_perspective
 from posejax.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 
 
@@ -65,8 +68,11 @@ class RegressionResult:
         image position, log depth); `root_hn` is decoded from it.
       camera: (4,) static camera (pitch rad, roll rad, height in HN metres, horizontal FoV rad):
         the per-frame predictions averaged.
-      camera_per_frame: (T, 4) the per-frame predictions.
+      camera_per_frame: (T, 4) the per-frame predictions (after `refine_camera`: the refined
+        camera in every frame).
       image_size: (W, H) pixels.
+      camera_fit: the `posejax.fitting.static_camera.StaticCameraFit` when `refine_camera` made
+        this result, else None.
     """
 
     pose: np.ndarray
@@ -77,6 +83,7 @@ class RegressionResult:
     camera: np.ndarray
     camera_per_frame: np.ndarray
     image_size: Tuple[int, int]
+    camera_fit: Optional[StaticCameraFit] = None
 
     def root(self, height: float) -> np.ndarray:
         """(T, 3) pelvis position in metres for a person `height` metres tall."""
@@ -136,6 +143,62 @@ def regress_sequence(keypoints, confidences: Optional[np.ndarray] = None, *, lay
     """
     from posejax.tasks.pooled_regressor import normalize_observations
 
+    joined = _regressor_keypoints(keypoints, confidences, layout, regressor)
+    frames = normalize_observations(joined[..., :2], joined[..., 2], tuple(image_size))
+    out = jax.device_get(regressor.predict(regressor.params, regressor.stats, frames[None]))
+    hn = out["hn_betas"][0].mean(0)
+    pose = np.asarray(matrix_to_axis_angle(out["pose_matrix"][0]), np.float32)
+    return RegressionResult(
+        pose=pose, hn_betas=hn, betas=np.asarray(hn_to_betas(regressor.task.space, hn)),
+        root_hn=out["root_hn"][0], root_view=out["root_view"][0], camera=out["camera"][0].mean(0),
+        camera_per_frame=out["camera"][0], image_size=tuple(int(v) for v in image_size))
+
+
+def refine_camera(result: RegressionResult, keypoints, confidences: Optional[np.ndarray] = None, *,
+                  layout: str, regressor: Regressor,
+                  priors: StaticCameraPriors = StaticCameraPriors()) -> RegressionResult:
+    """Fits the static camera and the pelvis track to the sequence's keypoints, starting from (and
+    with priors around) the regressor's camera (`posejax.fitting.static_camera`).
+
+    The body is the regressor's: its predicted pose and HN shape, with each frame's orientation
+    relative to that frame's predicted camera held fixed, and its predicted pelvis height above the
+    ground. The refined result has the fitted camera (every frame), the fitted pelvis track
+    (`root_hn`, `root_view`), and the world orientation that keeps each frame's orientation
+    relative to the camera; pose and shape are otherwise unchanged.
+
+    Args:
+      result: `regress_sequence`'s result for these keypoints.
+      keypoints, confidences, layout: as given to `regress_sequence`.
+      regressor: the regressor that made `result` (for its body model and layout).
+      priors: `StaticCameraPriors` (defaults chosen on held-out synthetic sequences).
+
+    Returns:
+      A new RegressionResult with `camera_fit` set.
+    """
+    model = regressor.task.model
+    joined = _regressor_keypoints(keypoints, confidences, layout, regressor)
+    if joined.shape[0] != result.pose.shape[0]:
+        raise ValueError(f"`result` has {result.pose.shape[0]} frames, the keypoints {joined.shape[0]}")
+    betas = np.broadcast_to(result.betas, (result.pose.shape[0],) + result.betas.shape)
+    points = np.asarray(kinematics.keypoints(model, regressor.layout, result.pose, betas))   # (T, K, 3)
+    pelvis = np.asarray(kinematics.joints(model, result.pose, betas))[:, :1]
+    per_frame = np.asarray(result.camera_per_frame, np.float32)
+    rot = np.asarray(_static_rotation(jnp.asarray(per_frame[:, 0]), jnp.asarray(per_frame[:, 1])))  # (T, 3, 3)
+    body = np.einsum("tij,tkj->tki", rot, points - pelvis)                    # camera axes
+    fit = fit_static_camera(joined[..., :2], joined[..., 2], body, result.root_hn[:, 1], result.camera,
+                            result.root_view, image_size=result.image_size, priors=priors)
+    fitted_rot = np.asarray(_static_rotation(jnp.float32(fit.camera[0]), jnp.float32(fit.camera[1])))
+    pose = result.pose.copy()
+    root = fitted_rot.T @ rot @ np.asarray(axis_angle_to_matrix(result.pose[:, 0]))
+    pose[:, 0] = np.asarray(matrix_to_axis_angle(root))
+    return dataclasses.replace(
+        result, pose=pose, root_hn=fit.pelvis, root_view=fit.pelvis_view, camera=fit.camera.astype(np.float32),
+        camera_per_frame=np.broadcast_to(fit.camera.astype(np.float32), per_frame.shape).copy(), camera_fit=fit)
+
+
+def _regressor_keypoints(keypoints, confidences, layout: str, regressor: Regressor) -> np.ndarray:
+    """(T, K', 3) keypoints and confidences in the regressor's layout (missing points: confidence
+    0, coordinates 0); see `regress_sequence` for the arguments."""
     kp = np.asarray(keypoints, np.float32)
     if kp.ndim != 3 or kp.shape[-1] not in (2, 3) or kp.shape[0] < 1:
         raise ValueError(f"`keypoints` must be (T, K, 2) or (T, K, 3) with T >= 1, got {kp.shape}")
@@ -149,12 +212,4 @@ def regress_sequence(keypoints, confidences: Optional[np.ndarray] = None, *, lay
     joined = np.concatenate([np.nan_to_num(kp[..., :2]), np.where(np.isfinite(kp[..., :2]).all(-1), conf, 0)[..., None]], -1)
     if src.name != regressor.layout:
         joined = np.asarray(convert_keypoints(joined, src, regressor.layout, has_confidence=True)[0])
-    frames = normalize_observations(joined[..., :2], joined[..., 2], tuple(image_size))
-    out = jax.device_get(regressor.predict(regressor.params, regressor.stats, frames[None]))
-    hn = out["hn_betas"][0].mean(0)
-    pose = np.asarray(matrix_to_axis_angle(out["pose_matrix"][0]), np.float32)
-    return RegressionResult(
-        pose=pose, hn_betas=hn, betas=np.asarray(hn_to_betas(regressor.task.space, hn)),
-        root_hn=out["root_hn"][0], root_view=out["root_view"][0], camera=out["camera"][0].mean(0),
-        camera_per_frame=out["camera"][0], image_size=tuple(int(v) for v in image_size))
-
+    return joined

@@ -10,6 +10,7 @@ from posejax.body.hn_shape import betas_to_hn, hn_to_betas, load_hn_shape_space
 from posejax.body.loading import load_body_model
 from posejax.fitting.initialization import project_keypoints
 from posejax.geometry.cameras import static_to_perspective
+from posejax.geometry.rotations import matrix_to_axis_angle
 from posejax.geometry.static_view import point_to_static_view
 from posejax.regress import RegressionResult
 from posejax.tasks.pooled_regressor import root_hn_of_sequence
@@ -97,3 +98,47 @@ def test_evaluate_refinement_reports_every_method(tmp_path):
     assert "regressor + BA" in format_table(report)
     with pytest.raises(ValueError, match="num_frames"):
         evaluate_refinement(str(tmp_path), num_sequences=1, num_frames=10)
+
+
+def test_refine_camera_recovers_the_camera_and_keeps_the_view_of_the_body(sequence):
+    # A "prediction" that is right about everything the camera sees (pose relative to the camera,
+    # shape, pelvis heights and image positions) but has a wrong camera: 3 degrees of pitch and 30%
+    # of height off. Its world orientation is then the true one seen through the wrong camera.
+    # Refinement must find the camera near the truth, keep each frame's orientation relative to
+    # the camera exactly, and so bring the world orientation back near the truth.
+    import types
+
+    from posejax.geometry.cameras import _static_rotation
+    from posejax.geometry.rotations import axis_angle_to_matrix
+    from posejax.regress import refine_camera
+
+    model = load_body_model("open")
+    space = load_hn_shape_space("open")
+    hn = np.asarray(betas_to_hn(space, model, sequence["betas"]))
+    truth = np.asarray(sequence["camera"], np.float32).copy()
+    truth[2] = sequence["camera_height_hn"]
+    wrong = truth + np.array([np.deg2rad(3.0), 0.0, 0.3 * truth[2], 0.0], np.float32)
+    t = len(sequence["pose"])
+    root_hn = root_hn_of_sequence(sequence, model)
+    rot = lambda c: np.asarray(_static_rotation(np.float32(c[0]), np.float32(c[1])))  # noqa: E731
+    world_root = np.asarray(axis_angle_to_matrix(sequence["pose"][:, 0]))
+    seen_root = rot(wrong).T @ rot(truth) @ world_root            # true view, wrong camera
+    pose = np.asarray(sequence["pose"], np.float32).copy()
+    pose[:, 0] = np.asarray(matrix_to_axis_angle(seen_root))
+    result = RegressionResult(pose=pose, hn_betas=hn, betas=np.asarray(hn_to_betas(space, hn)), root_hn=root_hn,
+                              root_view=np.asarray(point_to_static_view(root_hn, *truth)), camera=wrong,
+                              camera_per_frame=np.tile(wrong, (t, 1)), image_size=(1000, 1000))
+    regressor = types.SimpleNamespace(task=types.SimpleNamespace(model=model), layout="coco23")
+    keypoints = np.concatenate([sequence["keypoints2d"], sequence["confidence"][..., None]], -1)
+    refined = refine_camera(result, keypoints, layout="coco23", regressor=regressor)
+    assert refined.camera_fit is not None and refined.camera_fit.cost < refined.camera_fit.start_cost
+    # Measured: height 1,012 -> 8 mm, pitch 3 -> 0.09 degrees.
+    assert abs(refined.camera[2] - truth[2]) < 0.25 * abs(wrong[2] - truth[2])
+    assert abs(np.rad2deg(refined.camera[0] - truth[0])) < 1.0
+    np.testing.assert_allclose(refined.camera_per_frame, np.tile(refined.camera, (t, 1)))
+    new_root = np.asarray(axis_angle_to_matrix(refined.pose[:, 0]))
+    np.testing.assert_allclose(rot(refined.camera) @ new_root, rot(wrong) @ seen_root, atol=1e-5)
+    np.testing.assert_allclose(refined.pose[:, 1:], pose[:, 1:])
+    np.testing.assert_allclose(refined.root_hn, refined.camera_fit.pelvis)
+    with pytest.raises(ValueError, match="frames"):
+        refine_camera(result, keypoints[:-1], layout="coco23", regressor=regressor)
