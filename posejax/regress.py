@@ -185,8 +185,13 @@ def refine_camera(result: RegressionResult, keypoints, confidences: Optional[np.
     per_frame = np.asarray(result.camera_per_frame, np.float32)
     rot = np.asarray(_static_rotation(jnp.asarray(per_frame[:, 0]), jnp.asarray(per_frame[:, 1])))  # (T, 3, 3)
     body = np.einsum("tij,tkj->tki", rot, points - pelvis)                    # camera axes
+    # Elbows and wrists are left out: the regressor's arms are its least reliable part, and with
+    # them in the fit moves the camera to explain arm errors.
+    names = get_layout(regressor.layout).names
+    weights = np.array([0.0 if ("elbow" in n or "wrist" in n) else 1.0 for n in names], np.float32)
     fit = fit_static_camera(joined[..., :2], joined[..., 2], body, result.root_hn[:, 1], result.camera,
-                            result.root_view, image_size=result.image_size, priors=priors)
+                            result.root_view, image_size=result.image_size, priors=priors,
+                            keypoint_weights=weights)
     fitted_rot = np.asarray(_static_rotation(jnp.float32(fit.camera[0]), jnp.float32(fit.camera[1])))
     pose = result.pose.copy()
     root = fitted_rot.T @ rot @ np.asarray(axis_angle_to_matrix(result.pose[:, 0]))

@@ -60,6 +60,12 @@ class StaticCameraPriors:
         `weight / 2`. Small, because the reprojection residuals are correlated over frames (the
         body is the same estimate in every frame) rather than independent; chosen on held-out
         synthetic sequences (README, "Camera refinement").
+      fit_fov: whether the FoV is fitted too (else it stays at the start). Off by default: with a
+        body estimate of ~100 mm error the FoV goes wherever the perspective distortion of the
+        wrong pose fits best, and the height with it; held, a wrong FoV costs the height little at
+        the low pitches of everyday footage (a wrong focal length scales the depths, which turns
+        the ground plane about the camera rather than moving it away; the steeper the view, the
+        more it matters). Measured on held-out sequences in the README ("Camera refinement").
     """
 
     pitch_deg: float = 2.5
@@ -67,6 +73,11 @@ class StaticCameraPriors:
     log_height: float = 0.3
     log_tan_half_fov: float = 0.12
     weight: float = 0.01
+    fit_fov: bool = False
+
+    def free(self) -> np.ndarray:
+        """(4,) 1 for the camera parameters that are fitted, 0 for those held at the start."""
+        return np.array([1.0, 1.0, 1.0, 1.0 if self.fit_fov else 0.0], np.float32)
 
     def sigmas(self) -> np.ndarray:
         return np.array([np.deg2rad(self.pitch_deg), np.deg2rad(self.roll_deg), self.log_height,
@@ -108,10 +119,10 @@ def _pelvis_camera(frame, cam, pelvis_height):
     return jnp.stack([x, y, z]), rot
 
 
-def _frame_residuals(frame, cam, body, pelvis_height, keypoints, scale, half_width, centre):
+def _frame_residuals(frame, cam, body, pelvis_height, keypoints, scale, half_width, centre, body_in_world):
     """Scaled reprojection residuals (K, 2) of one frame."""
-    pelvis, _ = _pelvis_camera(frame, cam, pelvis_height)
-    points = pelvis + body                                                    # (K, 3)
+    pelvis, rot = _pelvis_camera(frame, cam, pelvis_height)
+    points = pelvis + (body @ rot.T if body_in_world else body)               # (K, 3)
     depth = jnp.maximum(points[:, 2:3], 1e-3)
     focal = half_width / jnp.exp(cam[3])
     pixels = focal * points[:, :2] / depth + centre
@@ -129,13 +140,14 @@ def _huber(residuals, delta):
     return jnp.where(norm <= delta, 0.5 * jnp.square(norm), delta * (norm - 0.5 * delta))
 
 
-@functools.partial(jax.jit, static_argnames=("iterations", "image_size"))
+@functools.partial(jax.jit, static_argnames=("iterations", "image_size", "body_in_world"))
 def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior_mean, prior_precision,
-           data_weight, delta, *, iterations, image_size):
+           free, data_weight, delta, *, iterations, image_size, body_in_world):
     half_width = 0.5 * image_size[0]
     centre = 0.5 * jnp.asarray(image_size, jnp.float32)
-    res_fn = jax.vmap(_frame_residuals, in_axes=(0, None, 0, 0, 0, 0, None, None))
-    jac_fn = jax.vmap(jax.jacfwd(_frame_residuals, argnums=(0, 1)), in_axes=(0, None, 0, 0, 0, 0, None, None))
+    residuals = functools.partial(_frame_residuals, body_in_world=body_in_world)
+    res_fn = jax.vmap(residuals, in_axes=(0, None, 0, 0, 0, 0, None, None))
+    jac_fn = jax.vmap(jax.jacfwd(residuals, argnums=(0, 1)), in_axes=(0, None, 0, 0, 0, 0, None, None))
     args = lambda f, c: (f, c, body, pelvis_height, keypoints, scale[:, None, None], half_width, centre)  # noqa: E731
 
     def cost(f, c):
@@ -148,13 +160,14 @@ def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior
         f, c, lam, current, done = carry
         r = res_fn(*args(f, c))                                                # (T, K, 2)
         jf, jc = jac_fn(*args(f, c))                                           # (T,K,2,2), (T,K,2,4)
+        jc = jc * free                                       # held parameters: no gradient, no step
         w = data_weight * confidence * _huber_weights(r, delta)                # (T, K)
         # Normal equations, blocks: A_t (2x2) per frame, B_t (2x4), D (4x4); gradients g_f, g_c.
         a = jnp.einsum("tk,tkri,tkrj->tij", w, jf, jf)
         b = jnp.einsum("tk,tkri,tkrj->tij", w, jf, jc)
         d = jnp.einsum("tk,tkri,tkrj->ij", w, jc, jc) + jnp.diag(prior_precision)
         g_f = jnp.einsum("tk,tkri,tkr->ti", w, jf, r)
-        g_c = jnp.einsum("tk,tkri,tkr->i", w, jc, r) + prior_precision * (c - prior_mean)
+        g_c = jnp.einsum("tk,tkri,tkr->i", w, jc, r) + free * prior_precision * (c - prior_mean)
         a_damped = a + lam * (jnp.eye(2) * (jnp.trace(a, axis1=1, axis2=2)[:, None, None] * 0.5 + 1e-9))
         d_damped = d + lam * jnp.diag(jnp.diag(d) + 1e-9)
         a_inv = jnp.linalg.inv(a_damped)
@@ -183,7 +196,8 @@ def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior
 
 def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis_view, *,
                       image_size, priors: StaticCameraPriors = StaticCameraPriors(),
-                      huber_fraction: float = 0.02, iterations: int = 60) -> StaticCameraFit:
+                      keypoint_weights=None, body_in_world: bool = False, huber_fraction: float = 0.02,
+                      iterations: int = 60) -> StaticCameraFit:
     """Fits the static camera and the pelvis track of one sequence (module docstring).
 
     Args:
@@ -197,6 +211,10 @@ def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis
         ignored (it follows from the ground constraint).
       image_size: (W, H) pixels.
       priors: `StaticCameraPriors`.
+      body_in_world: `body` is given in the world's axes (Y up) instead of the camera's, and
+        turns with the fitted pitch and roll.
+      keypoint_weights: optional (K,) weights multiplying the confidences (e.g. 0 for the
+        points a body estimate gets worst).
       huber_fraction: the Huber threshold as a fraction of the person's size in the image.
       iterations: at most this many Levenberg-Marquardt iterations (it stops earlier when the
         energy no longer falls).
@@ -226,6 +244,11 @@ def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis
         raise ValueError("the start (camera, pelvis_view, body, pelvis_height) must be finite")
     if camera[2] <= 0 or not 0 < camera[3] < np.pi:
         raise ValueError(f"the start camera needs height > 0 and 0 < hfov < pi, got {camera}")
+    if keypoint_weights is not None:
+        weights = np.asarray(keypoint_weights, np.float32)
+        if weights.shape != (k,):
+            raise ValueError(f"`keypoint_weights` must have shape {(k,)}, got {weights.shape}")
+        conf = conf * weights
     valid = np.isfinite(kp).all(-1) & np.isfinite(conf) & (conf > 0)
     conf = np.where(valid, conf, 0.0).astype(np.float32)
     kp = np.where(valid[..., None], kp, 0.0).astype(np.float32)
@@ -254,8 +277,9 @@ def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis
     f, c, start, final, used, r = _solve(
         jnp.asarray(edge(frames0)), jnp.asarray(start_cam), jnp.asarray(edge(body)), jnp.asarray(edge(pelvis_height)),
         jnp.asarray(zero(kp)), jnp.asarray(zero(conf)), jnp.asarray(edge(1.0 / size)), jnp.asarray(start_cam),
-        jnp.asarray(priors.weight / (sig * sig), jnp.float32), data_weight, np.float32(huber_fraction),
-        iterations=int(iterations), image_size=tuple(int(v) for v in image_size))
+        jnp.asarray(priors.weight / (sig * sig), jnp.float32), jnp.asarray(priors.free()), data_weight, np.float32(huber_fraction),
+        iterations=int(iterations), image_size=tuple(int(v) for v in image_size),
+        body_in_world=bool(body_in_world))
     f, c, r = np.asarray(f)[:t], np.asarray(c, np.float64), np.asarray(r)[:t]
     cam_out = np.array([c[0], c[1], np.exp(c[2]), 2.0 * np.arctan(np.exp(c[3]))])
     pelvis_cam, rot = jax.vmap(_pelvis_camera, in_axes=(0, None, 0))(jnp.asarray(f), jnp.asarray(c, jnp.float32),
