@@ -156,8 +156,8 @@ def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior
         d = c - prior_mean
         return data + 0.5 * jnp.sum(prior_precision * d * d)
 
-    def step(carry, _):
-        f, c, lam, current, done = carry
+    def step(carry):
+        f, c, lam, current, done, it = carry
         r = res_fn(*args(f, c))                                                # (T, K, 2)
         jf, jc = jac_fn(*args(f, c))                                           # (T,K,2,2), (T,K,2,4)
         jc = jc * free                                       # held parameters: no gradient, no step
@@ -184,12 +184,12 @@ def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior
         # Converged when a step no longer lowers the energy by a relative 1e-7.
         done = done | (better & (current - new < 1e-7 * current)) | (lam > 1e8)
         lam = jnp.where(better, lam / 3.0, lam * 4.0)
-        return (f, c, lam, jnp.where(better, new, current), done), done
+        return f, c, lam, jnp.where(better, new, current), done, it + 1
 
     start = cost(frames, cam)
-    (f, c, _, final, _), done = jax.lax.scan(step, (frames, cam, jnp.float32(1e-3), start, False), None,
-                                             length=iterations)
-    used = jnp.sum(~done) + jnp.any(done)
+    f, c, _, final, _, used = jax.lax.while_loop(
+        lambda carry: ~carry[4] & (carry[5] < iterations), step,
+        (frames, cam, jnp.float32(1e-3), start, jnp.bool_(False), jnp.int32(0)))
     r = res_fn(*args(f, c))
     return f, c, start, final, used, r
 
