@@ -4,8 +4,12 @@ with a trained pooled temporal regressor (Habekost et al.), in one forward pass.
     regressor = posejax.regress.load_regressor("runs/pooled")     # a training workdir
     result = posejax.regress.regress_sequence(keypoints, layout="coco17", image_size=(1920, 1080),
                                               regressor=regressor)
+    result = posejax.regress.refine_camera(result, keypoints, layout="coco17", regressor=regressor)
     refined = posejax.bundle_adjust(keypoints, layout="coco17", image_size=(1920, 1080),
                                     init=result.bundle_adjust_init(regressor.task.model))
+
+`refine_camera` (optional) fits the static camera and the pelvis track to the keypoints with the
+regressor's body held (`posejax.fitting.static_camera`); it lowers the camera-height error most.
 
 Frames: the regressor's world frame (Y up, ground y = 0, camera at (0, height, 0) looking down +Z
 with the predicted pitch and roll). Lengths are height-normalised: the body is Theta's betas of

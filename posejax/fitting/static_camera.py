@@ -6,8 +6,8 @@ depth and angles, and its error grows with the subject's distance. The sequence 
 geometry that fixes it: a person walking on the ground is a vertical object of known size moving
 over a plane, seen under one camera. `fit_static_camera` solves for it:
 
-  unknowns: the camera (pitch, roll, log height, log tan(hfov / 2)) and, per frame, where the
-    pelvis appears (a = x / z / tan(hfov / 2), as in `posejax.geometry.static_view`) and its log
+  unknowns: the camera (pitch, roll, log height, and log tan(hfov / 2) when
+    `StaticCameraPriors.fit_fov`) and, per frame, where the pelvis appears (a = x / z / tan(hfov / 2), as in `posejax.geometry.static_view`) and its log
     depth; the pelvis's third camera coordinate follows from the constraint that its world height
     above the ground is the given one (`pelvis_height`, e.g. the regressor's), so every frame
     ties the ground plane to the camera;
@@ -18,15 +18,17 @@ over a plane, seen under one camera. `fit_static_camera` solves for it:
     camera parameters around a start (the regressor's camera), which settle what the sequence
     leaves open (e.g. pitch against height when the subject keeps one distance).
 
-Why the camera-relative orientation is held rather than the world one: the tilt of the body
-relative to the camera is what its 2D pose shows; the tilt of the world is what the camera fit
-is for. Held in the world frame, a body leaning by a few degrees in the regressor's output would
-pull the pitch by as much.
+Why the camera-relative orientation is held by default rather than the world one: the tilt of
+the body relative to the camera is what its 2D pose shows; the tilt of the world is what the
+camera fit is for. Held in the world frame (`body_in_world`), a body leaning by a few degrees in
+the regressor's output pulls the pitch by as much (on held-out sequences the two modes gave the
+same mean height error, the world mode a larger pitch error; README, "Camera refinement").
 
 Solver: Levenberg-Marquardt with iteratively reweighted Huber residuals, using the problem's
 structure (2 unknowns per frame, 4 shared): the per-frame blocks are eliminated (Schur complement),
-so one iteration costs O(T) and a 10,000-frame sequence solves like a short one. The frames of a
-sequence share a single jit compilation per (T, K).
+so one iteration costs O(T), and it stops once a step lowers the energy by less than a relative
+1e-7. Lengths are padded to a multiple of 64 frames, so sequences of similar length share one
+compilation.
 
 Units: pixels for keypoints, radians for angles, height-normalised metres (or any metric unit
 the body is given in) for heights and positions.
@@ -44,7 +46,7 @@ import numpy as np
 
 from posejax.geometry.cameras import _static_rotation
 
-_BUCKET = 64  # frames
+_BUCKET = 64  # frames; see the module docstring
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,7 +193,8 @@ def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior
         lambda carry: ~carry[4] & (carry[5] < iterations), step,
         (frames, cam, jnp.float32(1e-3), start, jnp.bool_(False), jnp.int32(0)))
     r = res_fn(*args(f, c))
-    return f, c, start, final, used, r
+    pelvis = jax.vmap(_pelvis_camera, in_axes=(0, None, 0))(f, c, pelvis_height)[0]
+    return f, c, start, final, used, r, pelvis
 
 
 def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis_view, *,
@@ -269,23 +272,20 @@ def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis
     # The data term is the confidence-weighted mean over keypoints of Huber(r) / delta^2 (about
     # (r / delta)^2 / 2 for small r), so that `priors.weight` means the same for any T and K.
     data_weight = np.float32(1.0 / (max(float(conf.sum()), 1e-6) * huber_fraction ** 2))
-    # Lengths are padded to a multiple of `_BUCKET` frames that carry no residuals, so sequences of
-    # similar length share one compilation.
+    # Padded frames (up to a multiple of `_BUCKET`) carry no residuals.
     pad = -t % _BUCKET
     edge = lambda x: np.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1), mode="edge")  # noqa: E731
     zero = lambda x: np.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1))  # noqa: E731
-    f, c, start, final, used, r = _solve(
+    f, c, start, final, used, r, pelvis_cam = _solve(
         jnp.asarray(edge(frames0)), jnp.asarray(start_cam), jnp.asarray(edge(body)), jnp.asarray(edge(pelvis_height)),
         jnp.asarray(zero(kp)), jnp.asarray(zero(conf)), jnp.asarray(edge(1.0 / size)), jnp.asarray(start_cam),
         jnp.asarray(priors.weight / (sig * sig), jnp.float32), jnp.asarray(priors.free()), data_weight, np.float32(huber_fraction),
         iterations=int(iterations), image_size=tuple(int(v) for v in image_size),
         body_in_world=bool(body_in_world))
-    f, c, r = np.asarray(f)[:t], np.asarray(c, np.float64), np.asarray(r)[:t]
+    c, r, pelvis_cam = np.asarray(c, np.float64), np.asarray(r)[:t], np.asarray(pelvis_cam, np.float64)[:t]
     cam_out = np.array([c[0], c[1], np.exp(c[2]), 2.0 * np.arctan(np.exp(c[3]))])
-    pelvis_cam, rot = jax.vmap(_pelvis_camera, in_axes=(0, None, 0))(jnp.asarray(f), jnp.asarray(c, jnp.float32),
-                                                                    jnp.asarray(pelvis_height))
-    pelvis_cam, rot = np.asarray(pelvis_cam, np.float64), np.asarray(rot, np.float64)[0]   # one camera
-    pelvis = pelvis_cam @ rot + np.array([0.0, cam_out[2], 0.0])
+    rot = np.asarray(_static_rotation(jnp.float32(c[0]), jnp.float32(c[1])), np.float64)
+    pelvis = pelvis_cam @ rot + np.array([0.0, cam_out[2], 0.0])                # R^T p + centre
     view = np.concatenate([pelvis_cam[:, :2] / (pelvis_cam[:, 2:3] * np.tan(0.5 * cam_out[3])),
                            np.log(pelvis_cam[:, 2:3])], -1)
     err = np.sum(r * r, -1)
