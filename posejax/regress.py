@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from posejax.body.hn_shape import TARGET_HEIGHT, hn_to_betas
 from posejax.body import kinematics
+from posejax.body.hn_shape import TARGET_HEIGHT, hn_to_betas
 from posejax.body.kinematics import rest_joints
 from posejax.body.model import BodyModel
 from posejax.body.layouts import convert_keypoints, get_layout
