@@ -142,3 +142,26 @@ def test_refine_camera_recovers_the_camera_and_keeps_the_view_of_the_body(sequen
     np.testing.assert_allclose(refined.root_hn, refined.camera_fit.pelvis)
     with pytest.raises(ValueError, match="frames"):
         refine_camera(result, keypoints[:-1], layout="coco23", regressor=regressor)
+
+
+@pytest.mark.slow
+def test_evaluate_camera_refinement_reports_every_method(tmp_path):
+    # A tiny run, then the camera-refinement comparison on its held-out sequence and on one past
+    # the run's validation set (synthesised on the same stream): finite errors for the regressor
+    # and for each prior weight, and the table lists them.
+    from posejax.evaluate_camera_refinement import evaluate_camera_refinement, format_table
+    from posejax.training import loop
+    from tests.tasks.test_pooled_regressor import tiny_config
+
+    cfg = tiny_config(num_steps=10, log_every=10, eval_every=10, checkpoint_every=10)
+    loop.train_and_evaluate(cfg, str(tmp_path))
+    report = evaluate_camera_refinement(str(tmp_path), num_sequences=2, first=1, prior_weights=[0.01, 0.1],
+                                        verbose=False)
+    assert set(report["summary"]) == {"regressor", "refined (prior weight 0.01)", "refined (prior weight 0.1)"}
+    assert sorted({r["sequence"] for r in report["rows"]}) == [1, 2]
+    for row in report["summary"].values():
+        assert all(np.isfinite(v) for v in row.values())
+        assert 0 <= row["camera_height"] < 1e5 and 0 <= row["camera_pitch"] < 90
+    assert "refined (prior weight 0.1)" in format_table(report)
+    with pytest.raises(ValueError, match="num_sequences >= 1"):
+        evaluate_camera_refinement(str(tmp_path), num_sequences=1, first=-1)
