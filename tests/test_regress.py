@@ -25,18 +25,24 @@ def sequence():
     return next(b.stream_examples(cfg, split="validation", num_examples=1))
 
 
-def test_bundle_adjust_init_is_the_weak_perspective_of_the_prediction(sequence):
-    # A "prediction" equal to the truth (HN body: Theta's betas at 1.72 m, HN pelvis positions
-    # and camera height). Bundle adjustment's weak projection of the init must equal the weak
-    # perspective of the predicted scene about each frame's pelvis, computed here independently
-    # from world-frame kinematics and the perspective camera: pixel = f / z_p (x - p)_xy + pi(p).
+def _truth(sequence):
+    """The open body model, its HN space, the sequence's HN shape, its camera with the height in
+    HN metres, and its HN pelvis track."""
     model = load_body_model("open")
     space = load_hn_shape_space("open")
     hn = np.asarray(betas_to_hn(space, model, sequence["betas"]))
     cam = np.asarray(sequence["camera"], np.float32).copy()
     cam[2] = sequence["camera_height_hn"]
+    return model, space, hn, cam, root_hn_of_sequence(sequence, model)
+
+
+def test_bundle_adjust_init_is_the_weak_perspective_of_the_prediction(sequence):
+    # A "prediction" equal to the truth (HN body: Theta's betas at 1.72 m, HN pelvis positions
+    # and camera height). Bundle adjustment's weak projection of the init must equal the weak
+    # perspective of the predicted scene about each frame's pelvis, computed here independently
+    # from world-frame kinematics and the perspective camera: pixel = f / z_p (x - p)_xy + pi(p).
+    model, space, hn, cam, root_hn = _truth(sequence)
     t = len(sequence["pose"])
-    root_hn = root_hn_of_sequence(sequence, model)
     root_view = np.asarray(point_to_static_view(root_hn, *cam))
     result = RegressionResult(pose=np.asarray(sequence["pose"], np.float32), hn_betas=hn,
                               betas=np.asarray(hn_to_betas(space, hn)), root_hn=root_hn, root_view=root_view,
@@ -112,14 +118,9 @@ def test_refine_camera_recovers_the_camera_and_keeps_the_view_of_the_body(sequen
     from posejax.geometry.rotations import axis_angle_to_matrix
     from posejax.regress import refine_camera
 
-    model = load_body_model("open")
-    space = load_hn_shape_space("open")
-    hn = np.asarray(betas_to_hn(space, model, sequence["betas"]))
-    truth = np.asarray(sequence["camera"], np.float32).copy()
-    truth[2] = sequence["camera_height_hn"]
+    model, space, hn, truth, root_hn = _truth(sequence)
     wrong = truth + np.array([np.deg2rad(3.0), 0.0, 0.3 * truth[2], 0.0], np.float32)
     t = len(sequence["pose"])
-    root_hn = root_hn_of_sequence(sequence, model)
     rot = lambda c: np.asarray(_static_rotation(np.float32(c[0]), np.float32(c[1])))  # noqa: E731
     world_root = np.asarray(axis_angle_to_matrix(sequence["pose"][:, 0]))
     seen_root = rot(wrong).T @ rot(truth) @ world_root            # true view, wrong camera
