@@ -82,6 +82,7 @@ class StaticCameraPriors:
         return np.array([1.0, 1.0, 1.0, 1.0 if self.fit_fov else 0.0], np.float32)
 
     def sigmas(self) -> np.ndarray:
+        """(4,) the standard deviations in the solver's units (radians, log units)."""
         return np.array([np.deg2rad(self.pitch_deg), np.deg2rad(self.roll_deg), self.log_height,
                          self.log_tan_half_fov], np.float64)
 
