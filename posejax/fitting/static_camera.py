@@ -44,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from posejax.fitting.robust import huber, safe_norm
 from posejax.geometry.cameras import _static_rotation
 
 _BUCKET = 64  # frames; see the module docstring
@@ -133,14 +134,9 @@ def _frame_residuals(frame, cam, body, pelvis_height, keypoints, scale, half_wid
 
 
 def _huber_weights(residuals, delta):
-    """IRLS weights (..., K) of the Huber loss on each keypoint's 2D residual norm."""
-    norm = jnp.sqrt(jnp.sum(jnp.square(residuals), -1) + 1e-12)
-    return jnp.where(norm <= delta, 1.0, delta / norm)
-
-
-def _huber(residuals, delta):
-    norm = jnp.sqrt(jnp.sum(jnp.square(residuals), -1) + 1e-12)
-    return jnp.where(norm <= delta, 0.5 * jnp.square(norm), delta * (norm - 0.5 * delta))
+    """IRLS weights (..., K) of `robust.huber` on each keypoint's 2D residual norm."""
+    norm = safe_norm(residuals)
+    return jnp.where(norm <= delta, 1.0, delta / jnp.maximum(norm, delta))
 
 
 @functools.partial(jax.jit, static_argnames=("iterations", "image_size", "body_in_world"))
@@ -150,19 +146,24 @@ def _solve(frames, cam, body, pelvis_height, keypoints, confidence, scale, prior
     centre = 0.5 * jnp.asarray(image_size, jnp.float32)
     residuals = functools.partial(_frame_residuals, body_in_world=body_in_world)
     res_fn = jax.vmap(residuals, in_axes=(0, None, 0, 0, 0, 0, None, None))
-    jac_fn = jax.vmap(jax.jacfwd(residuals, argnums=(0, 1)), in_axes=(0, None, 0, 0, 0, 0, None, None))
+
+    def with_value(*a):                       # the residuals ride along as jacfwd's aux output
+        r = residuals(*a)
+        return r, r
+
+    jac_fn = jax.vmap(jax.jacfwd(with_value, argnums=(0, 1), has_aux=True),
+                      in_axes=(0, None, 0, 0, 0, 0, None, None))
     args = lambda f, c: (f, c, body, pelvis_height, keypoints, scale[:, None, None], half_width, centre)  # noqa: E731
 
     def cost(f, c):
         r = res_fn(*args(f, c))
-        data = data_weight * jnp.sum(confidence * _huber(r, delta))
+        data = data_weight * jnp.sum(confidence * huber(safe_norm(r), delta))
         d = c - prior_mean
         return data + 0.5 * jnp.sum(prior_precision * d * d)
 
     def step(carry):
         f, c, lam, current, done, it = carry
-        r = res_fn(*args(f, c))                                                # (T, K, 2)
-        jf, jc = jac_fn(*args(f, c))                                           # (T,K,2,2), (T,K,2,4)
+        (jf, jc), r = jac_fn(*args(f, c))                          # (T,K,2,2), (T,K,2,4); r (T,K,2)
         jc = jc * free                                       # held parameters: no gradient, no step
         w = data_weight * confidence * _huber_weights(r, delta)                # (T, K)
         # Normal equations, blocks: A_t (2x2) per frame, B_t (2x4), D (4x4); gradients g_f, g_c.
