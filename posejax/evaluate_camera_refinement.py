@@ -20,7 +20,6 @@ console and `DIR/camera_refinement.json`.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import List, Sequence
@@ -141,14 +140,13 @@ flags.DEFINE_list("prior_weights", [], "StaticCameraPriors.weight values to comp
 
 
 def main(argv):
+    from posejax.benchmark.timing import write_json
+
     del argv
     report = evaluate_camera_refinement(FLAGS.workdir, FLAGS.num_sequences, FLAGS.first,
                                         [float(w) for w in FLAGS.prior_weights])
     print(format_table(report))
-    path = os.path.join(FLAGS.workdir, "camera_refinement.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"wrote {path}")
+    write_json(os.path.join(FLAGS.workdir, "camera_refinement.json"), report)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Both the start's and the fit's errors are reported; results go to the console an
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Sequence
 
@@ -79,13 +78,12 @@ flags.DEFINE_list("views", ["1", "2", "3", "4"], "cameras of the real clip to fi
 
 
 def main(argv):
+    from posejax.benchmark.timing import write_json
+
     del argv
     report = evaluate_lift_refinement(FLAGS.workdir, FLAGS.num_frames, [int(v) for v in FLAGS.views])
     print(format_table(report))
-    path = os.path.join(FLAGS.workdir, "lift_refinement.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"wrote {path}")
+    write_json(os.path.join(FLAGS.workdir, "lift_refinement.json"), report)
 
 
 if __name__ == "__main__":

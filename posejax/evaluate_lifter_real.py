@@ -16,7 +16,6 @@ the triangulation has at least 12 of them, in mm:
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from typing import Optional
 
@@ -76,14 +75,13 @@ flags.DEFINE_string("data_dir", None, "the pose2sim_demo folder (default: beside
 
 
 def main(argv):
+    from posejax.benchmark.timing import write_json
+
     del argv
     from posejax.lift import load_lifter
 
     out = evaluate_real_clip(load_lifter(FLAGS.workdir), FLAGS.data_dir)
-    path = os.path.join(FLAGS.workdir, "real_clip.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {path}")
+    write_json(os.path.join(FLAGS.workdir, "real_clip.json"), out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ sequence (the first bundle adjustment includes compilation); the table goes to t
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Dict, List
@@ -120,13 +119,12 @@ flags.DEFINE_integer("num_frames", 250, "frames per sequence (the first ones)")
 
 
 def main(argv):
+    from posejax.benchmark.timing import write_json
+
     del argv
     report = evaluate_refinement(FLAGS.workdir, FLAGS.num_sequences, FLAGS.num_frames)
     print(format_table(report))
-    path = os.path.join(FLAGS.workdir, "refinement.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=1)
-    print(f"wrote {path}")
+    write_json(os.path.join(FLAGS.workdir, "refinement.json"), report)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ vertical parts, and the same for the depth estimator alone.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional
 
@@ -58,14 +57,13 @@ flags.DEFINE_string("data_dir", None, "the pose2sim_demo folder (default: beside
 
 
 def main(argv):
+    from posejax.benchmark.timing import write_json
+
     del argv
     from posejax.virtualpose import load_virtualpose
 
     out = evaluate_real_clip(load_virtualpose(FLAGS.workdir), FLAGS.data_dir)
-    path = os.path.join(FLAGS.workdir, "real_clip.json")
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"wrote {path}")
+    write_json(os.path.join(FLAGS.workdir, "real_clip.json"), out)
 
 
 if __name__ == "__main__":
