@@ -145,6 +145,28 @@ def test_refine_camera_recovers_the_camera_and_keeps_the_view_of_the_body(sequen
         refine_camera(result, keypoints[:-1], layout="coco23", regressor=regressor)
 
 
+def test_with_truth_replaces_only_the_named_predictions():
+    from posejax.evaluate_camera_refinement import with_truth
+
+    t = 5
+    pred = RegressionResult(pose=np.zeros((t, 24, 3), np.float32), hn_betas=np.zeros(8, np.float32),
+                            betas=np.zeros(10, np.float32), root_hn=np.ones((t, 3), np.float32),
+                            root_view=np.zeros((t, 3), np.float32), camera=np.array([0.1, 0.0, 2.0, 1.0]),
+                            camera_per_frame=np.tile([0.1, 0.0, 2.0, 1.0], (t, 1)), image_size=(100, 100))
+    cam, root = np.array([0.3, 0.05, 4.0, 0.8]), np.full((t, 3), 0.9)
+    fov = with_truth(pred, cam, root, "fov")
+    np.testing.assert_allclose(fov.camera, [0.1, 0.0, 2.0, 0.8])
+    np.testing.assert_allclose(fov.camera_per_frame[:, 3], 0.8)
+    np.testing.assert_allclose(fov.root_hn, 1.0)
+    both = with_truth(pred, cam, root, "pitch_roll+pelvis_height")
+    np.testing.assert_allclose(both.camera, [0.3, 0.05, 2.0, 1.0])
+    np.testing.assert_allclose(both.root_hn[:, 1], 0.9)
+    np.testing.assert_allclose(both.root_hn[:, 0], 1.0)
+    np.testing.assert_allclose(pred.camera, [0.1, 0.0, 2.0, 1.0])     # the input is not changed
+    with pytest.raises(ValueError, match="oracle"):
+        with_truth(pred, cam, root, "fov+height")
+
+
 @pytest.mark.slow
 def test_evaluate_camera_refinement_reports_every_method(tmp_path):
     # A tiny run, then the camera-refinement comparison on its held-out sequence and on one past
@@ -157,12 +179,16 @@ def test_evaluate_camera_refinement_reports_every_method(tmp_path):
     cfg = tiny_config(num_steps=10, log_every=10, eval_every=10, checkpoint_every=10)
     loop.train_and_evaluate(cfg, str(tmp_path))
     report = evaluate_camera_refinement(str(tmp_path), num_sequences=2, first=1, prior_weights=[0.01, 0.1],
-                                        verbose=False)
-    assert set(report["summary"]) == {"regressor", "refined (prior weight 0.01)", "refined (prior weight 0.1)"}
+                                        oracles=["fov+pitch_roll"], verbose=False)
+    assert set(report["summary"]) == {"regressor", "refined (prior weight 0.01)", "refined (prior weight 0.1)",
+                                      "refined, true fov+pitch_roll"}
     assert sorted({r["sequence"] for r in report["rows"]}) == [1, 2]
     for row in report["summary"].values():
         assert all(np.isfinite(v) for v in row.values())
         assert 0 <= row["camera_height"] < 1e5 and 0 <= row["camera_pitch"] < 90
-    assert "refined (prior weight 0.1)" in format_table(report)
+    # The FoV is held by default, so the oracle's refined FoV is the true one.
+    assert report["summary"]["refined, true fov+pitch_roll"]["camera_fov"] < 1e-3
+    table = format_table(report)
+    assert "refined (prior weight 0.1)" in table and "true camera height" in table
     with pytest.raises(ValueError, match="num_sequences >= 1"):
         evaluate_camera_refinement(str(tmp_path), num_sequences=1, first=-1)
