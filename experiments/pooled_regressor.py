@@ -33,6 +33,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     cfg.data = ml_collections.ConfigDict(dict(
         observation="coco23", min_frames=600, motion_source="auto", num_procedural_clips=64,
         held_out_every=5, train_procedural_clips=0, num_train=2000, num_validation=100,
+        mirror_train_clips=False,  # add every training clip's left-right mirror image
         # Retraining on pseudo ground truth (README): `train_motion_source` replaces the training
         # motion (e.g. "procedural"), `pseudo_gt` is a `python -m posejax.pseudo_gt` dataset
         # folder (<out>/tfds) mixed in at `pseudo_gt_fraction` of the sequences.

@@ -34,3 +34,15 @@ def named_pose(name: str) -> np.ndarray:
     for joint, rotvec in _POSES[name].items():
         pose[SMPL_JOINT_NAMES.index(joint)] = rotvec
     return pose
+
+
+def mirror_pose(pose: np.ndarray) -> np.ndarray:
+    """Left-right mirror image of (..., 24, 3) SMPL axis-angle poses (reflection x -> -x).
+
+    Left and right joints swap, and a rotation vector r maps to (r_x, -r_y, -r_z) (a rotation
+    vector is a pseudo-vector: under the reflection M = diag(-1, 1, 1) it becomes -M r).
+    """
+    names = list(SMPL_JOINT_NAMES)
+    perm = [names.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
+            for n in names]
+    return pose[..., perm, :] * np.array([1.0, -1.0, -1.0], pose.dtype)

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from posejax.body.skeleton import SMPL_JOINT_NAMES
+from posejax.body.poses import mirror_pose
 from posejax.fitting.pose_prior import POSE_DIM, fit_gmm, log_likelihood, save_gmm
 
 FLAGS = flags.FLAGS
@@ -32,18 +32,6 @@ flags.DEFINE_float("reg", 1e-2, "covariance floor (rad^2) added to every covaria
 flags.DEFINE_bool("mirror", True, "add left-right mirrored poses (a symmetric prior, twice the data)")
 flags.DEFINE_integer("seed", 0, "PRNG seed of the k-means++ seeding")
 flags.DEFINE_string("out", "posejax/fitting/assets/pose_prior_gmm8.npz", "output npz")
-
-
-def mirror_pose(pose: np.ndarray) -> np.ndarray:
-    """Left-right mirror image of (..., 24, 3) SMPL axis-angle poses (reflection x -> -x).
-
-    Left and right joints swap, and a rotation vector r maps to (r_x, -r_y, -r_z) (a rotation
-    vector is a pseudo-vector: under the reflection M = diag(-1, 1, 1) it becomes -M r).
-    """
-    names = list(SMPL_JOINT_NAMES)
-    perm = [names.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
-            for n in names]
-    return pose[..., perm, :] * np.array([1.0, -1.0, -1.0], pose.dtype)
 
 
 def gather(clips, mirror: bool) -> np.ndarray:

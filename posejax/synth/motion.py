@@ -172,6 +172,20 @@ def lowest_foot_height(model: BodyModel, pose, betas, transl) -> float:
     return float(foot_heights(model, pose, betas, transl).min())
 
 
+def mirror_clip(clip: MotionClip, model: BodyModel) -> MotionClip:
+    """The clip's left-right mirror image (reflection x -> -x of the world): left and right joints
+    swap (`posejax.body.poses.mirror_pose`) and the pelvis path is reflected. The body shape is
+    kept (the shape space is close to symmetric), so the mirrored pelvis starts where the
+    reflected one would be. Doubles the motion a few clips provide; named `<name>_mirrored`."""
+    from posejax.body.poses import mirror_pose
+
+    pelvis = np.asarray(kinematics.rest_joints(model, clip.betas))[0]          # the body origin's offset
+    flip = np.array([-1.0, 1.0, 1.0], np.float32)
+    transl = (clip.transl + pelvis) * flip - pelvis
+    return dataclasses.replace(clip, name=f"{clip.name}_mirrored", pose=mirror_pose(clip.pose),
+                               transl=transl.astype(np.float32))
+
+
 def grounded(clip: MotionClip, model: BodyModel) -> MotionClip:
     """Shifts the clip's translation vertically so that its lowest foot point is at y = 0."""
     low = lowest_foot_height(model, clip.pose, clip.betas, clip.transl)

@@ -23,9 +23,10 @@ def split_clips(clips, held_out_every: int):
 
 
 def clips_for_split(clips, split: str, held_out_every: int, extra_procedural: int = 0,
-                    fps: float = 10.0, seed: int = 0, body_model="open") -> List:
+                    fps: float = 10.0, seed: int = 0, body_model="open", mirror: bool = False) -> List:
     """The clips of "train" or "validation". `extra_procedural` embedded procedural clips widen
-    the training motion only (evaluation stays on the held-out clips)."""
+    the training motion only (evaluation stays on the held-out clips); so does `mirror`, which
+    adds the left-right mirror image of every training clip."""
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', got {split!r}")
     train, held = split_clips(clips, held_out_every)
@@ -35,14 +36,20 @@ def clips_for_split(clips, split: str, held_out_every: int, extra_procedural: in
         from posejax.synth.procedural import procedural_clips
 
         train = train + procedural_clips(int(extra_procedural), fps, seed + 1, body_model=body_model)
+    if mirror:
+        from posejax.body import load_body_model
+        from posejax.synth.motion import mirror_clip
+
+        model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+        train = train + [mirror_clip(c, model) for c in train]
     return train
 
 
 def task_motion(builder: str, data, split: str, fps: float, seed: int, body_model="open") -> List:
     """The motion clips a task's `split` draws from, given its `data` config: `data.motion_source`
-    split by `clips_for_split` (`held_out_every`, `train_procedural_clips`), except that a set
-    `data.train_motion_source` replaces the training motion (validation stays on the held-out
-    clips of `motion_source`). `builder` names the console lines; `body_model` poses the extra
+    split by `clips_for_split` (`held_out_every`, `train_procedural_clips`, `mirror_train_clips`),
+    except that a set `data.train_motion_source` replaces the training motion (validation stays on
+    the held-out clips of `motion_source`). `builder` names the console lines; `body_model` poses the extra
     procedural clips."""
     from posejax_datasets import common
 
@@ -51,4 +58,4 @@ def task_motion(builder: str, data, split: str, fps: float, seed: int, body_mode
         return common.load_motion(builder, data.train_motion_source, fps, procedural, seed + 1)
     clips = common.load_motion(builder, data.motion_source, fps, procedural, seed)
     return clips_for_split(clips, split, int(data.held_out_every), int(data.get("train_procedural_clips", 0)),
-                           fps, seed, body_model)
+                           fps, seed, body_model, bool(data.get("mirror_train_clips", False)))

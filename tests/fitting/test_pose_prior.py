@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posejax.body.poses import named_pose
-from posejax.fitting.fit_pose_prior import mirror_pose
+from posejax.body.poses import mirror_pose
 from posejax.fitting.pose_prior import (ASSET_PATH, POSE_DIM, GaussianMixture, fit_gmm, load_pose_prior,
                                         log_likelihood, negative_log_likelihood)
 

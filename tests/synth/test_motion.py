@@ -75,3 +75,26 @@ def test_library_errors(tmp_path):
         load_motion_library("cmu", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="`source` must be"):
         load_motion_library("mocap")
+
+
+def test_mirror_clip_is_the_reflected_motion():
+    # Forward kinematics of the mirrored clip = the original joints reflected in x with left and
+    # right swapped (the shape kept: exact for a symmetric body, here the mean shape).
+    from posejax.body import kinematics, load_body_model
+    from posejax.body.skeleton import SMPL_JOINT_NAMES
+    from posejax.synth.motion import mirror_clip
+
+    model = load_body_model("open")
+    clip = random_clip()
+    clip = MotionClip(clip.name, clip.source, clip.fps, clip.pose, clip.transl + np.array([0.7, 0.9, -2.0]),
+                      np.zeros(10, np.float32))
+    mirrored = mirror_clip(clip, model)
+    assert mirrored.name == clip.name + "_mirrored" and mirrored.num_frames == clip.num_frames
+    betas = np.zeros((clip.num_frames, 10), np.float32)
+    joints = np.asarray(kinematics.joints(model, clip.pose, betas, clip.transl))
+    swapped = [SMPL_JOINT_NAMES.index(n.replace("left", "@").replace("right", "left").replace("@", "right"))
+               for n in SMPL_JOINT_NAMES]
+    reflected = joints[:, swapped] * np.array([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(np.asarray(kinematics.joints(model, mirrored.pose, betas, mirrored.transl)),
+                               reflected, atol=2e-3)
+    np.testing.assert_allclose(mirror_clip(mirrored, model).pose, clip.pose, atol=1e-6)

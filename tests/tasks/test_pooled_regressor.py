@@ -121,6 +121,18 @@ def test_split_clips_holds_out_whole_motions():
     assert len(widened) == 13 and [c.name for c in widened[:10]] == [c.name for c in train]
 
 
+def test_mirrored_training_clips_widen_only_the_training_motion():
+    from posejax.synth.motion import load_motion_library
+    from posejax.tasks.motion_split import clips_for_split
+
+    clips = load_motion_library("procedural", fps=10.0, verbose=False)[:5]
+    held = clips_for_split(clips, "validation", 5, mirror=True)
+    assert [c.name for c in held] == [c.name for c in clips_for_split(clips, "validation", 5)]
+    train = clips_for_split(clips, "train", 5, mirror=True)
+    names = [c.name for c in clips_for_split(clips, "train", 5)]
+    assert [c.name for c in train] == names + [n + "_mirrored" for n in names]
+
+
 def test_adversarial_variant_learns_one_batch(task):
     # Fitting one fixed batch: the regressor's losses and the discriminator's loss fall (the plain
     # variant is the same step without the adversarial terms).
