@@ -71,6 +71,8 @@ class SyntheticSequencesConfig(tfds.core.BuilderConfig):
         held-out ones.
       train_procedural_clips: that many embedded procedural clips added to the train split's
         motion only (as the tasks' `data.train_procedural_clips`).
+      mirror_train_clips: add the left-right mirror image of every training clip (as the tasks'
+        `data.mirror_train_clips`).
     """
 
     sequence: dict = dataclasses.field(default_factory=dict)
@@ -83,6 +85,7 @@ class SyntheticSequencesConfig(tfds.core.BuilderConfig):
     batch_size: int = 16
     held_out_every: int = 0
     train_procedural_clips: int = 0
+    mirror_train_clips: bool = False
 
     def sequence_config(self):
         from posejax.synth.camera_sampling import CameraRanges
@@ -170,12 +173,13 @@ def features(config: SyntheticSequencesConfig) -> dict:
 def _split_clips(config: SyntheticSequencesConfig, split: str, clips):
     """The clips `split` draws from (all of them unless the config holds motions out or adds
     procedural training motion)."""
-    if not (config.held_out_every or config.train_procedural_clips):
+    if not (config.held_out_every or config.train_procedural_clips or config.mirror_train_clips):
         return clips
     from posejax.tasks.motion_split import clips_for_split
 
     return clips_for_split(clips, split, config.held_out_every, config.train_procedural_clips,
-                           config.sequence_config().fps, config.seed, config.body_model)
+                           config.sequence_config().fps, config.seed, config.body_model,
+                           config.mirror_train_clips)
 
 
 def _get_config(config) -> SyntheticSequencesConfig:

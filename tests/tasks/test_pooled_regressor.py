@@ -268,9 +268,9 @@ def test_cpu_10k_variant_reads_the_cpu_runs_sequences():
     assert name == builder.NAME and made.num_train >= big.data.num_train > cpu.data.num_train
     assert made.num_validation == big.data.num_validation == cpu.data.num_validation
     assert (made.held_out_every, made.train_procedural_clips, made.num_procedural_clips, made.seed,
-            made.motion_source, made.body_model) == (
+            made.motion_source, made.body_model, made.mirror_train_clips) == (
         cpu.data.held_out_every, cpu.data.train_procedural_clips, cpu.data.num_procedural_clips, cpu.seed,
-        cpu.data.motion_source, cpu.body_model)
+        cpu.data.motion_source, cpu.body_model, cpu.data.mirror_train_clips)
     assert made.sequence == {"min_frames": cpu.data.min_frames} and cpu.data.observation == "coco23"
     assert big.model.to_dict() == cpu.model.to_dict()
 
@@ -288,3 +288,17 @@ def test_root_view_of_any_length_equals_the_op_by_op_view():
         view = _root_view(root.astype(np.float32), cam)
         assert view.shape == (t, 3)
         np.testing.assert_allclose(view, point_to_static_view(root, *cam), atol=1e-6)
+
+
+def test_dataset_builder_mirrors_the_training_motion_when_asked():
+    from posejax_datasets.synthetic_sequences import synthetic_sequences_dataset_builder as builder
+
+    from posejax.synth.motion import load_motion_library
+
+    clips = load_motion_library("procedural", fps=10.0, verbose=False)[:5]
+    config = builder.SyntheticSequencesConfig(name="m", held_out_every=5, mirror_train_clips=True)
+    train = [c.name for c in builder._split_clips(config, "train", clips)]
+    assert len(train) == 8 and sum(n.endswith("_mirrored") for n in train) == 4
+    assert all(not n.endswith("_mirrored") for n in (c.name for c in builder._split_clips(config, "validation", clips)))
+    mirrored_only = builder.SyntheticSequencesConfig(name="m2", mirror_train_clips=True)
+    assert len(builder._split_clips(mirrored_only, "train", clips)) == 10
