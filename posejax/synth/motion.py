@@ -12,6 +12,7 @@ import numpy as np
 
 from posejax import fast_compile
 from posejax.body import BodyModel, kinematics, load_body_model
+from posejax.body.poses import mirror_pose
 from posejax.geometry.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
 
 # Ankles and feet (balls of the feet) of the SMPL tree: what touches the ground when standing.
@@ -174,12 +175,13 @@ def lowest_foot_height(model: BodyModel, pose, betas, transl) -> float:
 
 def mirror_clip(clip: MotionClip, model: BodyModel) -> MotionClip:
     """The clip's left-right mirror image (reflection x -> -x of the world): left and right joints
-    swap (`posejax.body.poses.mirror_pose`) and the pelvis path is reflected. The body shape is
-    kept (the shape space is close to symmetric), so the mirrored pelvis starts where the
-    reflected one would be. Doubles the motion a few clips provide; named `<name>_mirrored`."""
-    from posejax.body.poses import mirror_pose
-
-    pelvis = np.asarray(kinematics.rest_joints(model, clip.betas))[0]          # the body origin's offset
+    swap (`posejax.body.poses.mirror_pose`) and the pelvis follows the reflected pelvis path. The
+    body shape is kept (the shape space is close to symmetric: the mirrored joints of the CMU
+    clips' shapes are within 0.2 mm of the reflected ones). Doubles the motion a few clips
+    provide; named `<name>_mirrored`."""
+    # The translation moves the body model's origin, which sits off the pelvis by the rest
+    # pelvis position; reflect the pelvis, not the origin.
+    pelvis = np.asarray(kinematics.rest_joints(model, clip.betas))[0]
     flip = np.array([-1.0, 1.0, 1.0], np.float32)
     transl = (clip.transl + pelvis) * flip - pelvis
     return dataclasses.replace(clip, name=f"{clip.name}_mirrored", pose=mirror_pose(clip.pose),
