@@ -187,12 +187,17 @@ def format_table(report: dict) -> str:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "a finished pooled_regressor training run")
-flags.DEFINE_integer("num_sequences", 0, "sequences to evaluate (0: the run's num_validation)")
-flags.DEFINE_integer("first", 0, "index of the first sequence of the held-out validation stream")
-flags.DEFINE_list("prior_weights", [], "StaticCameraPriors.weight values to compare (default: the default)")
-flags.DEFINE_list("oracles", [], "refinements with predictions replaced by the truth: parts of "
-                  "fov, pitch_roll, pelvis_height joined by '+' (module docstring)")
+
+
+def _define_flags():
+    # Defined only when run as a script: several evaluation modules name a `workdir` flag,
+    # and absl refuses a second definition when two of them are imported in one process.
+    flags.DEFINE_string("workdir", None, "a finished pooled_regressor training run")
+    flags.DEFINE_integer("num_sequences", 0, "sequences to evaluate (0: the run's num_validation)")
+    flags.DEFINE_integer("first", 0, "index of the first sequence of the held-out validation stream")
+    flags.DEFINE_list("prior_weights", [], "StaticCameraPriors.weight values to compare (default: the default)")
+    flags.DEFINE_list("oracles", [], "refinements with predictions replaced by the truth: parts of "
+                      "fov, pitch_roll, pelvis_height joined by '+' (module docstring)")
 
 
 def main(argv):
@@ -206,5 +211,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     flags.mark_flag_as_required("workdir")
     app.run(main)

@@ -113,9 +113,14 @@ def format_table(report: dict) -> str:
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "a finished pooled_regressor training run")
-flags.DEFINE_integer("num_sequences", 8, "held-out validation sequences to fit")
-flags.DEFINE_integer("num_frames", 250, "frames per sequence (the first ones)")
+
+
+def _define_flags():
+    # Defined only when run as a script: several evaluation modules name a `workdir` flag,
+    # and absl refuses a second definition when two of them are imported in one process.
+    flags.DEFINE_string("workdir", None, "a finished pooled_regressor training run")
+    flags.DEFINE_integer("num_sequences", 8, "held-out validation sequences to fit")
+    flags.DEFINE_integer("num_frames", 250, "frames per sequence (the first ones)")
 
 
 def main(argv):
@@ -128,5 +133,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    _define_flags()
     flags.mark_flag_as_required("workdir")
     app.run(main)
