@@ -27,6 +27,7 @@ such a row and the plain refinement is what a perfect estimate of those quantiti
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import List, Sequence
@@ -50,8 +51,6 @@ def with_truth(result, truth_camera: np.ndarray, truth_root: np.ndarray, oracle:
     """`result` (a `RegressionResult`) with the quantities named in `oracle` (parts of
     `ORACLE_PARTS` joined by "+") replaced by the truth: the FoV or pitch and roll in `camera` and
     every frame's `camera_per_frame`, or the pelvis height (`root_hn[:, 1]`)."""
-    import dataclasses
-
     parts = _oracle_parts(oracle)
     camera, per_frame, root = result.camera.copy(), result.camera_per_frame.copy(), result.root_hn.copy()
     for index in ([3] if "fov" in parts else []) + ([0, 1] if "pitch_roll" in parts else []):

@@ -7,10 +7,11 @@ geometry that fixes it: a person walking on the ground is a vertical object of k
 over a plane, seen under one camera. `fit_static_camera` solves for it:
 
   unknowns: the camera (pitch, roll, log height, and log tan(hfov / 2) when
-    `StaticCameraPriors.fit_fov`) and, per frame, where the pelvis appears (a = x / z / tan(hfov / 2), as in `posejax.geometry.static_view`) and its log
-    depth; the pelvis's third camera coordinate follows from the constraint that its world height
-    above the ground is the given one (`pelvis_height`, e.g. the regressor's), so every frame
-    ties the ground plane to the camera;
+    `StaticCameraPriors.fit_fov`) and, per frame, where the pelvis appears (a = x / z /
+    tan(hfov / 2), as in `posejax.geometry.static_view`) and its log depth; the pelvis's third
+    camera coordinate follows from the constraint that its world height above the ground is the
+    given one (`pelvis_height`, e.g. the regressor's), so every frame ties the ground plane to
+    the camera;
   fixed: the body's keypoints relative to the pelvis as the camera sees them (the regressor's
     pose and HN shape, orientation relative to the camera: what the 2D evidence determines);
   energy: confidence-weighted Huber reprojection error of every keypoint, in units of the
@@ -281,8 +282,8 @@ def fit_static_camera(keypoints, confidence, body, pelvis_height, camera, pelvis
     f, c, start, final, used, r, pelvis_cam = _solve(
         jnp.asarray(edge(frames0)), jnp.asarray(start_cam), jnp.asarray(edge(body)), jnp.asarray(edge(pelvis_height)),
         jnp.asarray(zero(kp)), jnp.asarray(zero(conf)), jnp.asarray(edge(1.0 / size)), jnp.asarray(start_cam),
-        jnp.asarray(priors.weight / (sig * sig), jnp.float32), jnp.asarray(priors.free()), data_weight, np.float32(huber_fraction),
-        iterations=int(iterations), image_size=tuple(int(v) for v in image_size),
+        jnp.asarray(priors.weight / (sig * sig), jnp.float32), jnp.asarray(priors.free()), data_weight,
+        np.float32(huber_fraction), iterations=int(iterations), image_size=tuple(int(v) for v in image_size),
         body_in_world=bool(body_in_world))
     c, r, pelvis_cam = np.asarray(c, np.float64), np.asarray(r)[:t], np.asarray(pelvis_cam, np.float64)[:t]
     cam_out = np.array([c[0], c[1], np.exp(c[2]), 2.0 * np.arctan(np.exp(c[3]))])
