@@ -59,6 +59,12 @@ def load_body_model(source: str = "open", gender: str = "neutral") -> BodyModel:
     return _load_file(os.path.abspath(source))
 
 
+def as_body_model(body_model):
+    """`body_model` itself if it is a `BodyModel` (or anything not a name), else
+    `load_body_model(body_model)`: for the many functions that take either."""
+    return load_body_model(body_model) if isinstance(body_model, str) else body_model
+
+
 @functools.lru_cache(maxsize=None)
 def _load_embedded(name: str) -> BodyModel:
     path = os.path.join(ASSET_DIR, EMBEDDED[name])

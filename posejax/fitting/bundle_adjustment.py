@@ -41,7 +41,7 @@ import numpy as np
 from posejax import fast_compile
 from posejax.body import kinematics
 from posejax.body.layouts import convert_keypoints
-from posejax.body.loading import load_body_model
+from posejax.body.loading import as_body_model
 from posejax.body.model import BodyModel
 from posejax.fitting import ba_config, energy, solvers
 from posejax.fitting.ba_inputs import VideoKeypoints, check_layout, read_video_keypoints
@@ -277,7 +277,7 @@ _vertices = fast_compile.jit(kinematics.vertices)
 
 
 def _model(body_model) -> BodyModel:
-    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    model = as_body_model(body_model)
     if not isinstance(model, BodyModel):
         raise ValueError(f"`body_model` must be a model name or a BodyModel, got {type(body_model).__name__}")
     return model

@@ -40,7 +40,7 @@ import numpy as np
 from posejax import fast_compile
 from posejax.body import kinematics
 from posejax.body.layouts import get_layout
-from posejax.body.loading import load_body_model
+from posejax.body.loading import as_body_model
 from posejax.body.model import BodyModel
 from posejax.body.poses import named_pose
 from posejax.fitting import robust, solvers
@@ -403,7 +403,7 @@ def initialize_from_keypoints(keypoints, confidence=None, *, layout: str = "coco
         raise ValueError(f"`config.hypotheses` must be 1 or 2, got {cfg.hypotheses!r}")
     if pose_prior_fn is not None and not callable(pose_prior_fn):
         raise ValueError(f"`pose_prior_fn` must be callable or None, got {type(pose_prior_fn).__name__}")
-    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    model = as_body_model(body_model)
     if not isinstance(model, BodyModel):
         raise ValueError(f"`body_model` must be a model name or a BodyModel, got {type(body_model).__name__}")
     if not isinstance(layout, str) or layout not in model.keypoint_regressors:

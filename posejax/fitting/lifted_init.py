@@ -33,7 +33,7 @@ import numpy as np
 from posejax import fast_compile
 from posejax.body import kinematics
 from posejax.body.layouts import get_layout
-from posejax.body.loading import load_body_model
+from posejax.body.loading import as_body_model
 from posejax.body.model import BodyModel
 from posejax.body.poses import named_pose
 from posejax.fitting import solvers
@@ -140,7 +140,7 @@ def init_from_lifted(points3d, keypoints, *, points_layout: str, layout: str,
     from posejax.fitting.pose_prior import load_pose_prior
 
     cfg = config or LiftedInitConfig()
-    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    model = as_body_model(body_model)
     for name in (points_layout, layout):
         if name not in model.keypoint_regressors:
             raise ValueError(f"layout {name!r} is not one of the body model's {model.layouts}")

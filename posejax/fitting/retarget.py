@@ -48,7 +48,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from posejax.body import BodyModel, load_body_model, rest_joints
+from posejax.body import BodyModel, as_body_model, load_body_model, rest_joints
 from posejax.body.kinematics import global_transforms
 from posejax.body.skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS
 from posejax.fitting.solvers import minimize
@@ -464,7 +464,7 @@ def retarget(source, body_model: Union[str, BodyModel] = "open",
       config.ground is False; RetargetReport).
     """
     start = time.perf_counter()
-    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    model = as_body_model(body_model)
     if not isinstance(model, BodyModel):
         raise ValueError(f"`body_model` must be a model name or a BodyModel, got {type(body_model).__name__}")
     name = _check_source(source, fps)

@@ -31,7 +31,7 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 
 from posejax.body import kinematics
-from posejax.body.loading import load_body_model
+from posejax.body.loading import as_body_model
 from posejax.body.model import BodyModel
 from posejax.fitting.initialization import CAMERA_ROTATION, weak_perspective
 from posejax.geometry.cameras import look_at
@@ -69,10 +69,6 @@ class SyntheticVideo:
     R: np.ndarray
     t: np.ndarray
     identity: Optional[np.ndarray] = None
-
-
-def _model(body_model) -> BodyModel:
-    return load_body_model(body_model) if isinstance(body_model, str) else body_model
 
 
 def _camera(rng, centre, distance, focal, image_size):
@@ -155,7 +151,7 @@ def synthetic_video(clip, *, seed: int = 0, num_frames: Optional[int] = None, st
     Returns:
       SyntheticVideo.
     """
-    model = _model(body_model)
+    model = as_body_model(body_model)
     n = clip.num_frames - start if num_frames is None else int(num_frames)
     if not 1 <= n <= clip.num_frames - start:
         raise ValueError(f"clip {clip.name!r} has {clip.num_frames} frames; cannot take {n} from {start}")
@@ -187,7 +183,7 @@ def two_person_video(clip_a, clip_b, *, seed: int = 0, num_frames: int = 120, la
       SyntheticVideo with keypoints (T, 2, K, 3) and `identity` (T, 2): the person in each slot
       (-1 for a missed detection).
     """
-    model = _model(body_model)
+    model = as_body_model(body_model)
     rng = np.random.default_rng(seed)
     n = int(num_frames)
     people = []
@@ -240,7 +236,7 @@ def ground_truth_init(clip, video: SyntheticVideo, *, start: int = 0,
       mapping with pose (T, 24, 3) radians, betas (S,), cameras {scale (T,) px/m, translation
       (T, 2) px}.
     """
-    model = _model(body_model)
+    model = as_body_model(body_model)
     n = video.joints.shape[0]
     if start < 0 or start + n > clip.num_frames:
         raise ValueError(f"the video's {n} frames from {start} are not in clip {clip.name!r} "

@@ -11,7 +11,7 @@ from typing import Optional
 import numpy as np
 
 from posejax import fast_compile
-from posejax.body import BodyModel, kinematics, load_body_model
+from posejax.body import BodyModel, as_body_model, kinematics
 from posejax.body.poses import mirror_pose
 from posejax.geometry.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
 
@@ -317,7 +317,7 @@ def load_motion_library(source: str = "auto", fps: float = 30.0, body_model="ope
     if not (isinstance(fps, (int, float)) and fps > 0):
         raise ValueError(f"`fps` must be a positive number, got {fps!r}")
     fps = float(fps)
-    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    model = as_body_model(body_model)
     if source.startswith("amass:"):
         folder = source[len("amass:"):]
         clips = _amass_clips(folder, fps, model)

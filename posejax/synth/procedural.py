@@ -22,7 +22,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from posejax.body import BodyModel, load_body_model, rest_joints
+from posejax.body import BodyModel, as_body_model, rest_joints
 from posejax.geometry.rotations import matrix_to_axis_angle
 from posejax.synth.motion import MotionClip, foot_heights, foot_vertex_ids, in_chunks
 
@@ -145,7 +145,7 @@ def procedural_clips(num_clips: int = 16, fps: float = 30.0, seed: int = 0,
     lo, hi = duration_s
     if not 0 < lo <= hi:
         raise ValueError(f"`duration_s` must be (min, max) with 0 < min <= max, got {duration_s!r}")
-    model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    model = as_body_model(body_model)
     clips = []
     for i in range(num_clips):
         kind = KINDS[i % len(KINDS)]

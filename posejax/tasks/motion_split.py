@@ -37,10 +37,10 @@ def clips_for_split(clips, split: str, held_out_every: int, extra_procedural: in
 
         train = train + procedural_clips(int(extra_procedural), fps, seed + 1, body_model=body_model)
     if mirror:
-        from posejax.body import load_body_model
+        from posejax.body import as_body_model
         from posejax.synth.motion import mirror_clip
 
-        model = load_body_model(body_model) if isinstance(body_model, str) else body_model
+        model = as_body_model(body_model)
         train = train + [mirror_clip(c, model) for c in train]
     return train
 

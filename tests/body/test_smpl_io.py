@@ -138,3 +138,13 @@ def test_corrupt_and_malicious_files_are_refused(tmp_path):
     bad_npz.write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="could not read body model file .*bad.npz"):
         load_body_model(str(bad_npz))
+
+
+def test_as_body_model_loads_names_and_passes_models_through():
+    from posejax.body import as_body_model
+
+    model = load_body_model("open")
+    assert as_body_model("open") is model           # the embedded model is loaded once
+    assert as_body_model(model) is model
+    with pytest.raises(ValueError, match="unknown body model"):
+        as_body_model("no-such-model")
